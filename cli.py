@@ -1,0 +1,153 @@
+"""Command-line plumbing shared by the scripts: argument types, the output folder, figures.
+
+Nothing here is about gradient descent; it keeps each script's main() short and makes
+every script refuse bad input the same way (one line, exit status 2, no traceback).
+"""
+
+import argparse
+import math
+import os
+import signal
+import sys
+import tempfile
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with every default shown in --help and errors kept to one line."""
+
+    def __init__(self, description):
+        super().__init__(description=description,
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_float(text):
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above 0")
+    return value
+
+
+def nonnegative_float(text):
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of at least 0")
+    return value
+
+
+def _integer(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text):
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
+    return value
+
+
+def seed_int(text):
+    value = _integer(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number from 0 to 2**63 - 1")
+    return value
+
+
+def add_training_args(parser, lr, epochs):
+    """The knobs every training script shares, with the script's own defaults."""
+    parser.add_argument("--lr", type=positive_float, default=lr, help="step size")
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help="passes over the data")
+    parser.add_argument("--w0", type=finite_float, default=-10.0, help="starting slope w")
+    parser.add_argument("--b0", type=finite_float, default=-20.0, help="starting intercept b")
+    parser.add_argument("--n", type=positive_int, default=100,
+                        help="number of data points on [-5, 5)")
+    add_output_args(parser, seed=True)
+
+
+def add_output_args(parser, seed):
+    if seed:
+        parser.add_argument("--seed", type=seed_int, default=42, help="seed of the data's noise")
+    parser.add_argument("--out", default="figures", help="folder the figures are written to")
+    parser.add_argument("--show", action="store_true",
+                        help="also open the figures in a window (needs a display)")
+
+
+def parse_args(parser, argv):
+    """Parse, refuse bad input, and set up for the run before any work is done.
+
+    Returns (args, out_dir). The figure backend is Agg unless --show asked for a window,
+    so no run ever blocks or needs a display.
+    """
+    args = parser.parse_args(argv)
+    # Piping into `head` should end the output quietly, not with a BrokenPipeError.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    import matplotlib
+
+    if not args.show:
+        matplotlib.use("Agg")
+    return args, prepare_out_dir(parser, args.out)
+
+
+def prepare_out_dir(parser, out):
+    """Create the output folder and check it takes files, before any work is done."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        parser.error(f"--out {out!r} is a file, not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        parser.error(f"cannot write figures to --out {out!r}: {error.strerror or error}")
+    return out
+
+
+def save_figure(figure, path):
+    """Write the PNG beside its final name, then rename, so a failed save leaves no half file."""
+    directory = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def save_figures(out_dir, figures):
+    """Save each named figure into out_dir and say where."""
+    for name, figure in figures.items():
+        path = os.path.join(out_dir, name)
+        save_figure(figure, path)
+        print(f"wrote {path}")
+
+
+def show_figures(figures, show):
+    """Open the figures in a window if asked (and possible), then close them."""
+    import matplotlib.pyplot as plt
+
+    if show:
+        if plt.get_backend().lower() == "agg":
+            print("note: no display available; the figures were saved only", file=sys.stderr)
+        else:
+            plt.show()
+    for figure in figures.values():
+        plt.close(figure)
+
