@@ -118,17 +118,26 @@ def prepare_out_dir(parser, out):
     return out
 
 
-def save_figure(figure, path):
-    """Write the PNG beside its final name, then rename, so a failed save leaves no half file."""
+def write_atomically(path, write):
+    """Call write(temporary_path) beside `path`, then rename: a failed write leaves no half file."""
     directory = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".png")
+    suffix = os.path.splitext(path)[1]
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=suffix)
     os.close(handle)
     try:
-        figure.savefig(temporary, dpi=110)
+        write(temporary)
+        # mkstemp makes the file private (0600); give it the permissions a plain save would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def save_figure(figure, path):
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=110))
 
 
 def save_figures(out_dir, figures):

@@ -71,6 +71,21 @@ def stability_bound(X, batch_size=None):
     return 2.0 / lam.max().item()
 
 
+def full_loss_along(X, Y, path):
+    """The full-data MSE at every (w, b) of a path, in float64, without a pass per point.
+
+    The MSE is a quadratic in (w, b), so five data moments give its value anywhere:
+    mean((w x + b - y)^2) = w^2 <x^2> + 2wb <x> + b^2 - 2w <xy> - 2b <y> + <y^2>.
+    """
+    x = X.reshape(-1).double()
+    y = Y.reshape(-1).double()
+    w, b = torch.tensor(path, dtype=torch.float64).reshape(-1, 2).unbind(1)
+    losses = (w * w * (x * x).mean() + 2 * w * b * x.mean() + b * b
+              - 2 * w * (x * y).mean() - 2 * b * y.mean() + (y * y).mean())
+    # Rounding can push a loss at the exact minimum a hair below zero.
+    return losses.clamp(min=0.0).tolist()
+
+
 def full_loss(X, Y, w, b):
     """The full-data MSE at the current parameters, outside autograd."""
     with torch.no_grad():
@@ -89,6 +104,7 @@ class TrainingRecord:
     method: str
     lr: float
     batch_size: int
+    n_samples: int
     epoch_losses: list = field(default_factory=list)
     step_losses: list = field(default_factory=list)
     path: list = field(default_factory=list)
@@ -105,6 +121,19 @@ class TrainingRecord:
     @property
     def updates(self):
         return len(self.step_losses)
+
+    def samples_processed(self):
+        """Gradient evaluations done by each point of `path`: 0, then after each update.
+
+        Every epoch is ceil(n / batch_size) updates; the last batch may be smaller.
+        """
+        full_batches, remainder = divmod(self.n_samples, self.batch_size)
+        sizes = [self.batch_size] * full_batches + ([remainder] if remainder else [])
+        counts, seen = [0], 0
+        for step in range(self.updates):
+            seen += sizes[step % len(sizes)]
+            counts.append(seen)
+        return counts
 
 
 class DivergenceError(RuntimeError):

@@ -32,7 +32,7 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, on_epoch=None):
     """
     w = torch.tensor(float(w0), requires_grad=True)
     b = torch.tensor(float(b0), requires_grad=True)
-    record = TrainingRecord(method="batch", lr=lr, batch_size=len(X))
+    record = TrainingRecord(method="batch", lr=lr, batch_size=len(X), n_samples=len(X))
     record.path.append((w.item(), b.item()))
     record.epoch_losses.append(full_loss(X, Y, w, b))
     if on_epoch is not None:

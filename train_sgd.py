@@ -44,7 +44,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, shuffle=True, seed=4
     n = len(X)
     w = torch.tensor(float(w0), requires_grad=True)
     b = torch.tensor(float(b0), requires_grad=True)
-    record = TrainingRecord(method="sgd", lr=lr, batch_size=min(batch_size, n))
+    record = TrainingRecord(method="sgd", lr=lr, batch_size=min(batch_size, n), n_samples=n)
     record.path.append((w.item(), b.item()))
     start_loss = full_loss(X, Y, w, b)
     record.epoch_losses.append(start_loss)
@@ -105,22 +105,32 @@ def main(argv=None):
                         help="visit the samples in order every epoch, as the tutorial does")
     parser.add_argument("--order-seed", type=cli.seed_int, default=42,
                         help="seed of the per-epoch shuffling")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=1,
+                        help="samples per step: 1 is SGD, more is mini-batch descent")
     parser.add_argument("--print-steps", action="store_true",
                         help="print one line per update (the tutorial's long list), "
                              "not one per epoch")
     args, out_dir = cli.parse_args(parser, argv)
 
     X, Y = make_data(n=args.n, seed=args.seed)
-    bound = stability_bound(X, batch_size=1)
+    batch_size = min(args.batch_size, args.n)
+    bound = stability_bound(X, batch_size)
     order = "in order" if args.no_shuffle else f"shuffled, order seed {args.order_seed}"
-    print(f"stochastic gradient descent: n={args.n} lr={args.lr:g} epochs={args.epochs} "
+    if batch_size == 1:
+        name = "stochastic gradient descent"
+        rule = f"per-sample stability bound {bound:.4f} (1 / (1 + max x^2))"
+    else:
+        name = f"mini-batch gradient descent, batch size {batch_size}"
+        rule = f"stability bound {bound:.4f} for the worst batch of {batch_size} samples"
+    print(f"{name}: n={args.n} lr={args.lr:g} epochs={args.epochs} "
           f"start w={args.w0:g} b={args.b0:g} samples {order} (stable below lr={bound:.4f})")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the per-sample stability bound "
-              f"{bound:.4f} (1 / (1 + max x^2)); the loss may blow up", flush=True)
+        print(f"warning: lr={args.lr:g} is at or above the {rule}; "
+              "the loss may blow up", flush=True)
     try:
         record = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0,
                            shuffle=not args.no_shuffle, seed=args.order_seed,
+                           batch_size=batch_size,
                            on_epoch=print_epoch,
                            on_step=print_step if args.print_steps else None)
     except DivergenceError as error:

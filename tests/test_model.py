@@ -92,7 +92,7 @@ def test_has_diverged():
 
 
 def test_record_reads_its_last_point():
-    record = TrainingRecord(method="batch", lr=0.1, batch_size=3,
+    record = TrainingRecord(method="batch", lr=0.1, batch_size=3, n_samples=3,
                             epoch_losses=[2.0, 1.0], step_losses=[2.0],
                             path=[(0.0, 0.0), (1.5, -2.5)])
     assert (record.w, record.b, record.updates) == (1.5, -2.5, 1)

@@ -4,29 +4,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import optim_sgd_path
 
 from data import make_data
 from model import DivergenceError, criterion, forward, least_squares, stability_bound
 from train_batch import train_batch
 from train_sgd import train_sgd
-
-
-def optim_sgd_path(X, Y, lr, orders, batch_size=1, w0=-10.0, b0=-20.0):
-    """The reference: torch.optim.SGD on torch's own MSE, over the given sample orders."""
-    w = torch.tensor(w0, requires_grad=True)
-    b = torch.tensor(b0, requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
-    path, losses = [(w.item(), b.item())], []
-    for order in orders:
-        for first in range(0, len(order), batch_size):
-            batch = order[first:first + batch_size]
-            optimizer.zero_grad()
-            loss = F.mse_loss(w * X[batch] + b, Y[batch])
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            path.append((w.item(), b.item()))
-    return torch.tensor(path), torch.tensor(losses)
 
 
 def test_batch_descent_reaches_least_squares(data):

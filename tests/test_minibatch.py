@@ -1,0 +1,101 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import optim_sgd_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import train_sgd as train_sgd_script
+from data import make_data
+from model import DivergenceError, TrainingRecord, full_loss_along, stability_bound
+from train_batch import train_batch
+from train_sgd import train_sgd
+
+
+def test_batch_size_n_in_order_is_batch_descent_step_by_step(data):
+    X, Y = data
+    minibatch = train_sgd(X, Y, lr=0.1, epochs=15, shuffle=False, batch_size=len(X))
+    batch = train_batch(X, Y, lr=0.1, epochs=15)
+    torch.testing.assert_close(torch.tensor(minibatch.path), torch.tensor(batch.path))
+    torch.testing.assert_close(torch.tensor(minibatch.step_losses),
+                               torch.tensor(batch.step_losses))
+    torch.testing.assert_close(torch.tensor(minibatch.epoch_losses),
+                               torch.tensor(batch.epoch_losses))
+
+
+@pytest.mark.parametrize("batch_size", [2, 7, 10, 33, 99])
+def test_in_order_mini_batches_equal_torch_optim_sgd(data, batch_size):
+    X, Y = data
+    record = train_sgd(X, Y, lr=0.02, epochs=3, shuffle=False, batch_size=batch_size)
+    path, losses = optim_sgd_path(X, Y, 0.02, [torch.arange(len(X))] * 3, batch_size)
+    steps_per_epoch = -(-len(X) // batch_size)
+    assert record.updates == 3 * steps_per_epoch
+    torch.testing.assert_close(torch.tensor(record.path), path)
+    torch.testing.assert_close(torch.tensor(record.step_losses), losses)
+
+
+def test_shuffled_mini_batches_follow_the_seeded_permutation(data):
+    X, Y = data
+    record = train_sgd(X, Y, lr=0.03, epochs=2, seed=11, batch_size=8)
+    generator = torch.Generator().manual_seed(11)
+    orders = [torch.randperm(len(X), generator=generator) for _ in range(2)]
+    path, _ = optim_sgd_path(X, Y, 0.03, orders, batch_size=8)
+    torch.testing.assert_close(torch.tensor(record.path), path)
+
+
+def test_batch_size_one_is_unchanged_sgd(data):
+    X, Y = data
+    assert train_sgd(X, Y, epochs=2).path == train_sgd(X, Y, epochs=2, batch_size=1).path
+
+
+def test_divergence_names_the_bound_of_the_batch_size(data):
+    X, Y = data
+    with pytest.raises(DivergenceError) as caught:
+        train_sgd(X, Y, lr=1.0, epochs=5, batch_size=10)
+    assert f"{stability_bound(X, 10):.4g}" in str(caught.value)
+    assert "batches of 10" in str(caught.value)
+
+
+def test_warning_uses_the_mini_batch_bound(tmp_path, capsys):
+    train_sgd_script.main(["--batch-size", "10", "--lr", "0.05", "--epochs", "1",
+                           "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    X, _ = make_data()
+    assert f"stability bound {stability_bound(X, 10):.4f} for the worst batch of 10" in out
+    assert out.splitlines()[-1].startswith("final:") and "(10 updates" in out
+
+
+def test_samples_processed_counts_a_smaller_last_batch():
+    record = TrainingRecord(method="sgd", lr=0.1, batch_size=30, n_samples=100,
+                            step_losses=[0.0] * 8)
+    assert record.samples_processed() == [0, 30, 60, 90, 100, 130, 160, 190, 200]
+
+
+def test_full_loss_along_a_path_equals_torch_mse(data):
+    X, Y = data
+    path = [(-10.0, -20.0), (-5.0, 0.0), (3.5, -1.25)]
+    expected = [F.mse_loss(w * X.double() + b, Y.double()).item() for w, b in path]
+    assert full_loss_along(X, Y, path) == pytest.approx(expected, rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 30),
+    data_seed=st.integers(0, 2**31),
+    w0=st.floats(-20, 20), b0=st.floats(-20, 20),
+    lr_fraction=st.floats(0.05, 0.95),
+    batch_fraction=st.floats(0, 1),
+    scale=st.floats(0.2, 3.0),
+)
+def test_hand_update_matches_torch_optim_sgd_for_random_problems(
+        n, data_seed, w0, b0, lr_fraction, batch_fraction, scale):
+    generator = torch.Generator().manual_seed(data_seed)
+    X = scale * (torch.rand(n, 1, generator=generator) * 10 - 5)
+    Y = 3 * torch.randn(n, 1, generator=generator) - 2 * X
+    batch_size = 1 + int(batch_fraction * (n - 1))
+    lr = lr_fraction * stability_bound(X, batch_size)
+    record = train_sgd(X, Y, lr=lr, epochs=2, w0=w0, b0=b0, shuffle=False,
+                       batch_size=batch_size)
+    path, losses = optim_sgd_path(X, Y, lr, [torch.arange(n)] * 2, batch_size, w0, b0)
+    torch.testing.assert_close(torch.tensor(record.path), path)
+    torch.testing.assert_close(torch.tensor(record.step_losses), losses)
