@@ -12,10 +12,10 @@ import cli
 from data import make_data
 from model import (
     DivergenceError,
+    FullDataLoss,
     TrainingRecord,
     criterion,
     forward,
-    full_loss,
     has_diverged,
     least_squares,
     print_epoch,
@@ -30,11 +30,12 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, on_epoch=None):
     Raises DivergenceError if the loss stops being finite or grows far past its start.
     `on_epoch(epoch, record)` is called at the start (epoch 0) and after every epoch.
     """
-    w = torch.tensor(float(w0), requires_grad=True)
-    b = torch.tensor(float(b0), requires_grad=True)
+    w = torch.tensor(float(w0), device=X.device, requires_grad=True)
+    b = torch.tensor(float(b0), device=X.device, requires_grad=True)
     record = TrainingRecord(method="batch", lr=lr, batch_size=len(X), n_samples=len(X))
     record.path.append((w.item(), b.item()))
-    record.epoch_losses.append(full_loss(X, Y, w, b))
+    loss_at = FullDataLoss(X, Y)
+    record.epoch_losses.append(loss_at(*record.path[0]))
     if on_epoch is not None:
         on_epoch(0, record)
     started = time.perf_counter()
@@ -55,7 +56,7 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, on_epoch=None):
 
         record.step_losses.append(loss.item())
         record.path.append((w.item(), b.item()))
-        record.epoch_losses.append(full_loss(X, Y, w, b))
+        record.epoch_losses.append(loss_at(*record.path[-1]))
         if has_diverged(record.epoch_losses[-1], record.epoch_losses[0]):
             record.seconds = time.perf_counter() - started
             raise DivergenceError(record, stability_bound(X), f"epoch {epoch}")

@@ -17,10 +17,10 @@ import cli
 from data import make_data
 from model import (
     DivergenceError,
+    FullDataLoss,
     TrainingRecord,
     criterion,
     forward,
-    full_loss,
     has_diverged,
     least_squares,
     print_epoch,
@@ -42,11 +42,12 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, shuffle=True, seed=4
     `on_step(step, record)` after each update.
     """
     n = len(X)
-    w = torch.tensor(float(w0), requires_grad=True)
-    b = torch.tensor(float(b0), requires_grad=True)
+    w = torch.tensor(float(w0), device=X.device, requires_grad=True)
+    b = torch.tensor(float(b0), device=X.device, requires_grad=True)
     record = TrainingRecord(method="sgd", lr=lr, batch_size=min(batch_size, n), n_samples=n)
     record.path.append((w.item(), b.item()))
-    start_loss = full_loss(X, Y, w, b)
+    loss_at = FullDataLoss(X, Y)
+    start_loss = loss_at(*record.path[0])
     record.epoch_losses.append(start_loss)
     if on_epoch is not None:
         on_epoch(0, record)
@@ -84,7 +85,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, shuffle=True, seed=4
             if on_step is not None:
                 on_step(record.updates, record)
 
-        record.epoch_losses.append(full_loss(X, Y, w, b))
+        record.epoch_losses.append(loss_at(*record.path[-1]))
         if on_epoch is not None:
             on_epoch(epoch, record)
 
