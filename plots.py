@@ -5,6 +5,7 @@ The caller decides whether to save, show or close it (see cli.finish_figures).
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 
 from model import full_loss_along
 
@@ -18,6 +19,25 @@ def new_axes(figsize=(7, 4.5)):
     figure, axes = plt.subplots(figsize=figsize)
     figure.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.92)
     return figure, axes
+
+
+class PlainLogFormatter(ticker.LogFormatter):
+    """Log-axis tick labels as plain numbers (0.1, 1, 10, 1000).
+
+    Matplotlib's default writes them as math text (10^-1), and building its math-text
+    parser is a large share of a small script's drawing time.
+    """
+
+    def __call__(self, value, pos=None):
+        return f"{value:g}" if super().__call__(value, pos) else ""
+
+
+def plain_log_labels(axes):
+    """Plain tick labels on each log-scaled axis of `axes`; call after setting the scales."""
+    for axis in (axes.xaxis, axes.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(PlainLogFormatter())
+            axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
 def plot_data(X, Y, slope):
@@ -46,6 +66,7 @@ def _floor(axes, ls_loss):
 
 def _finish_loss_axes(axes, title):
     axes.set(xlabel="epoch", ylabel="MSE loss (log scale)", yscale="log", title=title)
+    plain_log_labels(axes)
     axes.grid(alpha=0.3, which="both")
     axes.legend()
 
@@ -279,3 +300,37 @@ def animate_fit(X, Y, batch_record, sgd_record):
 
     animation = FuncAnimation(figure, draw, frames=len(frames), interval=100, blit=False)
     return figure, animation
+
+
+def plot_time_to_target(rows, budget):
+    """Seconds to reach 1% of the best fit against n, log-log, one line per method.
+
+    Runs that ran out of budget are crosses at the time they spent, not points on the line.
+    """
+    figure, axes = plt.subplots(figsize=(10, 5.5))
+    figure.subplots_adjust(left=0.09, right=0.7, bottom=0.11, top=0.92)
+    # Legend in the order of the largest n, where every method runs.
+    by_size = sorted(rows, key=lambda row: -row["n"])
+    methods = list(dict.fromkeys(row["method"] for row in by_size))
+    markers = iter("os^vD<>p")
+    for method in methods:
+        runs = [row for row in rows if row["method"] == method]
+        reached = [(row["n"], row["seconds"]) for row in runs if row["reached"]]
+        missed = [(row["n"], row["seconds"]) for row in runs if not row["reached"]]
+        if method == "closed form":
+            style = dict(color="black", linestyle="--", marker=".")
+        else:
+            style = dict(marker=next(markers), markersize=5)
+        line = None
+        if reached:
+            (line,) = axes.plot(*zip(*reached, strict=True), label=method, **style)
+        if missed:
+            color = line.get_color() if line else None
+            axes.plot(*zip(*missed, strict=True), "x", color=color, markersize=9,
+                      markeredgewidth=2, label=f"{method}: not reached in {budget:g} s")
+    axes.set(xscale="log", yscale="log", xlabel="data size n",
+             ylabel="seconds to a loss within 1% of least squares",
+             title="Time to the best fit as the data grows")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return figure
