@@ -334,3 +334,40 @@ def plot_time_to_target(rows, budget):
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return figure
+
+
+def plot_pitfalls(panels):
+    """One panel per pitfall: the wrong loop's loss (red) beside the right one's (blue).
+
+    `panels` maps a title to runs (wrong first, right last), each with `label`, `losses`
+    and `stopped`. Losses that are not finite cannot sit on a log axis; a run that stopped
+    ends in a cross at its last finite loss (a run that ran into NaN says so in its label).
+    """
+    count = len(panels)
+    columns = min(count, 2)
+    rows = -(-count // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.2 * rows),
+                                squeeze=False)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, hspace=0.4,
+                           wspace=0.22)
+    for axes, (title, runs) in zip(grid.flat, panels.items(), strict=False):
+        # Wrong in red, right in blue; any run between (orange) is drawn wide underneath,
+        # so it shows even where it overlaps another.
+        styles = [dict(color="tab:red", linewidth=1.3, zorder=3),
+                  *[dict(color="tab:orange", linewidth=5, alpha=0.5, zorder=2)] * (len(runs) - 2),
+                  dict(color=BATCH_COLOR, linewidth=1.3, zorder=3)]
+        for run, style in zip(runs, styles, strict=True):
+            steps = [step for step, loss in enumerate(run.losses) if np.isfinite(loss)]
+            losses = [run.losses[step] for step in steps]
+            label = run.label + (": diverged" if run.stopped == "diverged" else "")
+            axes.plot(steps, losses, "o-", markersize=3, label=label, **style)
+            if run.stopped:
+                axes.plot(steps[-1], losses[-1], "x", color=style["color"], markersize=10,
+                          markeredgewidth=2.5, zorder=4)
+        axes.set(yscale="log", xlabel="step", ylabel="full-data MSE (log scale)", title=title)
+        plain_log_labels(axes)
+        axes.grid(alpha=0.3, which="both")
+        axes.legend(fontsize=8)
+    for axes in list(grid.flat)[count:]:
+        axes.set_visible(False)
+    return figure

@@ -1,0 +1,401 @@
+"""The mistakes learners make in the hand-written loop, each run next to the correct one.
+
+Every pitfall runs on the tutorial's data from the tutorial's start (w = -10, b = -20) and
+prints what you see, why, and the one-line fix. `python pitfalls.py --list` names them;
+`--only NAME` runs one. Run `python pitfalls.py --help` for the knobs.
+"""
+
+import argparse
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+import cli
+from data import make_data
+from model import FullDataLoss, criterion, forward, has_diverged, stability_bound
+
+START = (-10.0, -20.0)
+LR = 0.1  # the tutorial's batch step size
+SUMMED_LR = 0.001  # inside the summed loss's bound at n = 100, far outside at n = 10,000
+
+
+# The correct step, as the tutorial writes it, and the wrong ones. Each takes the
+# parameters and returns them, so that a step which rebinds w can hand back its new w.
+
+def correct_step(w, b, X, Y, lr):
+    # Step 1: forward; Step 2: loss; Step 3: gradients.
+    loss = criterion(forward(X, w, b), Y)
+    loss.backward()
+    # Step 4: the hand update; Step 5: zero the gradients.
+    w.data = w.data - lr * w.grad.data
+    b.data = b.data - lr * b.grad.data
+    w.grad.data.zero_()
+    b.grad.data.zero_()
+    return w, b
+
+
+def step_without_zeroing(w, b, X, Y, lr):
+    loss = criterion(forward(X, w, b), Y)
+    loss.backward()
+    w.data = w.data - lr * w.grad.data
+    b.data = b.data - lr * b.grad.data
+    # Step 5 forgotten: the next backward() adds its gradient to this one.
+    return w, b
+
+
+def step_rebinding(w, b, X, Y, lr):
+    loss = criterion(forward(X, w, b), Y)
+    loss.backward()
+    # The mistake: a new tensor named w, computed by autograd from the old one.
+    w = w - lr * w.grad
+    b = b - lr * b.grad
+    w.grad.data.zero_()
+    b.grad.data.zero_()
+    return w, b
+
+
+def step_in_place_with_grad(w, b, X, Y, lr):
+    loss = criterion(forward(X, w, b), Y)
+    loss.backward()
+    # The mistake: an in-place change of a leaf that autograd is tracking.
+    w -= lr * w.grad
+    b -= lr * b.grad
+    w.grad.zero_()
+    b.grad.zero_()
+    return w, b
+
+
+def step_no_grad(w, b, X, Y, lr):
+    loss = criterion(forward(X, w, b), Y)
+    loss.backward()
+    # The form PyTorch's documentation recommends: an in-place update autograd is told of.
+    with torch.no_grad():
+        w -= lr * w.grad
+        b -= lr * b.grad
+    w.grad.zero_()
+    b.grad.zero_()
+    return w, b
+
+
+def step_summed_loss(w, b, X, Y, lr):
+    # The mistake: the summed squared error, n times the mean, so n times the gradient.
+    loss = torch.sum((forward(X, w, b) - Y) ** 2)
+    loss.backward()
+    w.data = w.data - lr * w.grad.data
+    b.data = b.data - lr * b.grad.data
+    w.grad.data.zero_()
+    b.grad.data.zero_()
+    return w, b
+
+
+@dataclass
+class Run:
+    """A loop's history: the full-data MSE at the start and after each step, the path, the
+    gradient left in w.grad and b.grad after each step, and how it ended."""
+
+    label: str
+    lr: float
+    losses: list = field(default_factory=list)
+    path: list = field(default_factory=list)
+    grads: list = field(default_factory=list)
+    stopped: str = ""  # why the run ended early: "", "diverged" or "nan"
+
+    @property
+    def steps(self):
+        return len(self.losses) - 1
+
+
+def run_loop(step, X, Y, lr, steps, label, until_nan=False):
+    """Apply `step` up to `steps` times from START and record the run.
+
+    Stops at the first loss that is not finite or has grown a millionfold (the project's
+    divergence rule); with until_nan=True only at NaN, to show a loss overflowing.
+    """
+    w = torch.tensor(START[0], requires_grad=True)
+    b = torch.tensor(START[1], requires_grad=True)
+    loss_at = FullDataLoss(X, Y)
+    run = Run(label, lr, [loss_at(*START)], [START])
+    for _ in range(steps):
+        w, b = step(w, b, X, Y, lr)
+        point = (w.item(), b.item())
+        # The loss in float32, as the training itself computes it, so overflow shows as inf.
+        loss = criterion(forward(X, w.detach(), b.detach()), Y).item()
+        run.path.append(point)
+        run.losses.append(loss)
+        run.grads.append((w.grad.item(), b.grad.item()) if w.grad is not None else None)
+        if math.isnan(loss):
+            run.stopped = "nan"
+            break
+        if not until_nan and has_diverged(loss, run.losses[0]):
+            run.stopped = "diverged"
+            break
+    return run
+
+
+def caught(step, X, Y, lr, steps):
+    """Run a step that should fail; return (exception, warnings PyTorch raised, steps done)."""
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        try:
+            run_loop(step, X, Y, lr, steps, "wrong")
+        except Exception as error:  # the pitfall's own failure is its result
+            return error, [first_sentence(w.message) for w in raised]
+    return None, [first_sentence(w.message) for w in raised]
+
+
+def first_sentence(message):
+    return str(message).split(". ")[0].rstrip(".") + "."
+
+
+def describe(run):
+    """What a run's loss did, in a few words."""
+    first, last = run.losses[0], run.losses[-1]
+    if run.stopped == "nan":
+        return f"loss NaN at step {run.steps}"
+    if run.stopped == "diverged":
+        return f"diverged at step {run.steps}: loss {last:.3g} (from {first:.3g})"
+    return f"loss {first:.4g} -> {last:.4g} after {run.steps} steps"
+
+
+def first_line(error):
+    return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+
+
+@dataclass
+class Result:
+    """What a pitfall printed, and the runs to draw (wrong first), if it has any."""
+
+    seen: str
+    runs: list = field(default_factory=list)
+    details: list = field(default_factory=list)
+
+
+# The pitfalls. Each takes the tutorial's data (X, Y), the number of steps and the data's
+# seed (for the pitfalls that make data of their own) and returns a Result.
+
+def no_zero_grad(X, Y, epochs, seed):
+    wrong = run_loop(step_without_zeroing, X, Y, LR, epochs, "gradients never zeroed")
+    right = run_loop(correct_step, X, Y, LR, epochs, "zeroed after every step")
+    swings = wrong.losses[1:]
+    seen = (f"the loss never settles: it swings between {min(swings):.3g} and "
+            f"{max(swings):.3g}, ending at {swings[-1]:.4g} after {wrong.steps} steps; "
+            f"the correct loop: {describe(right)}")
+    return Result(seen, [wrong, right])
+
+
+def rebind(X, Y, epochs, seed):
+    error, raised = caught(step_rebinding, X, Y, LR, epochs)
+    details = [f"PyTorch warns: {raised[0]}"] if raised else []
+    seen = (f"{first_line(error)} (in the first step, at w.grad.data.zero_())" if error
+            else "no error")
+    return Result(seen, details=details)
+
+
+def in_place_leaf(X, Y, epochs, seed):
+    error, _ = caught(step_in_place_with_grad, X, Y, LR, epochs)
+    return Result(f"{first_line(error)}" if error else "no error")
+
+
+def data_vs_no_grad(X, Y, epochs, seed):
+    with_data = run_loop(correct_step, X, Y, LR, epochs, ".data")
+    with_no_grad = run_loop(step_no_grad, X, Y, LR, epochs, "torch.no_grad()")
+    same = with_data.path == with_no_grad.path
+    silent, loud = update_before_backward(True), update_before_backward(False)
+    details = ["where they differ: change w from 2 to 6 after w * w saved it, then backward()",
+               f"  through .data: gradient {silent:g}, silently (the true d(w*w)/dw at 2 is 4)",
+               f"  under torch.no_grad(): {first_line(loud)[:90]}..."]
+    return Result(f"the two paths are {'identical, bit for bit,' if same else 'DIFFERENT'} "
+                  f"over {with_data.steps} steps: final w={with_data.path[-1][0]:+.6f} "
+                  f"b={with_data.path[-1][1]:+.6f}", details=details)
+
+
+def update_before_backward(through_data):
+    """The mistake the two forms treat differently: changing w (from 2 to 6) after a
+    forward pass that saved it, then calling backward(). d(w*w)/dw at w = 2 is 4.
+    Returns the gradient autograd gives, or the error it raises."""
+    w = torch.tensor(2.0, requires_grad=True)
+    square = w * w  # saves w for the backward pass
+    if through_data:
+        w.data = w.data * 3
+    else:
+        with torch.no_grad():
+            w *= 3
+    try:
+        square.backward()
+    except RuntimeError as error:
+        return error
+    return w.grad.item()
+
+
+def summed_bound(X):
+    """The stability bound of the summed loss: its Hessian is n times the mean's."""
+    return stability_bound(X) / len(X)
+
+
+def summed_loss(X, Y, epochs, seed):
+    X_big, Y_big = make_data(n=100 * len(X), seed=seed)
+    n, n_big = len(X), len(X_big)
+    small = run_loop(step_summed_loss, X, Y, SUMMED_LR, epochs,
+                     f"summed loss, lr {SUMMED_LR:g}, n={n}")
+    big = run_loop(step_summed_loss, X_big, Y_big, SUMMED_LR, epochs,
+                   f"summed loss, lr {SUMMED_LR:g}, n={n_big:,}")
+    right = run_loop(correct_step, X_big, Y_big, LR, epochs, f"mean loss, lr {LR:g}, n={n_big:,}")
+    tutorial = [run_loop(step_summed_loss, data, targets, LR, epochs, "")
+                for data, targets in ((X, Y), (X_big, Y_big))]
+    details = [f"stability bound, summed loss: {summed_bound(X):.3g} at n={n}, "
+               f"{summed_bound(X_big):.3g} at n={n_big:,}; mean loss: {stability_bound(X):.3g} "
+               f"and {stability_bound(X_big):.3g}",
+               f"lr {LR:g} with the summed loss: {describe(tutorial[0])} at n={n}; "
+               f"{describe(tutorial[1])} at n={n_big:,}",
+               f"(lr {SUMMED_LR:g} on the sum of {n} losses is lr {SUMMED_LR * n:g} on their mean)"]
+    seen = (f"lr {SUMMED_LR:g} works at n={n} ({describe(small)}) and fails at n={n_big:,} "
+            f"({describe(big)})")
+    return Result(seen, [big, small, right], details)
+
+
+def scaled_data(seed=42, scale=10.0):
+    """The same line y = -5x over x times `scale`: x on [-50, 50) for scale 10."""
+    X, Y = make_data(seed=seed, slope=-5.0 * scale)
+    return X * scale, Y
+
+
+def standardise(X):
+    """x minus its mean, over its standard deviation: mean 0, mean square 1."""
+    return (X - X.mean()) / X.std(correction=0)
+
+
+def unscaled_inputs(X, Y, epochs, seed):
+    X_wide, Y_wide = scaled_data(seed)
+    X_standard = standardise(X_wide)
+    wrong = run_loop(correct_step, X_wide, Y_wide, LR, epochs, f"x in [-50, 50), lr {LR:g}")
+    right = run_loop(correct_step, X_standard, Y_wide, LR, epochs,
+                     f"x standardised, lr {LR:g}")
+    details = [f"stability bound: {stability_bound(X):.4g} for x in [-5, 5), "
+               f"{stability_bound(X_wide):.4g} for x in [-50, 50), "
+               f"{stability_bound(X_standard):.4g} once standardised",
+               f"standardised: {describe(right)}"]
+    return Result(f"x in [-50, 50), lr {LR:g}: {describe(wrong)}", [wrong, right], details)
+
+
+def step_too_big(X, Y, epochs, seed, lr=0.5):
+    bound = stability_bound(X)
+    wrong = run_loop(correct_step, X, Y, lr, 200, f"lr {lr:g} (bound {bound:.3g})",
+                     until_nan=True)
+    right = run_loop(correct_step, X, Y, LR, epochs, f"lr {LR:g}")
+    first_inf = next(i for i, loss in enumerate(wrong.losses) if math.isinf(loss))
+    first_huge = next(i for i, loss in enumerate(wrong.losses)
+                      if has_diverged(loss, wrong.losses[0]))
+    seen = (f"lr {lr:g}: the loss passes a million times its start at step {first_huge}, "
+            f"overflows to inf at step {first_inf}, NaN at step {wrong.steps}")
+    wrong.label += f": inf at step {first_inf}, NaN at step {wrong.steps}"
+    details = [f"stability bound from the data: 2 / largest Hessian eigenvalue = {bound:.4f}",
+               f"lr {LR:g}, inside it: {describe(right)}"]
+    return Result(seen, [wrong, right], details)
+
+
+@dataclass
+class Pitfall:
+    name: str
+    title: str
+    run: object
+    why: str
+    fix: str
+
+
+PITFALLS = [
+    Pitfall("no-zero-grad", "Gradients never zeroed", no_zero_grad,
+            "backward() adds into .grad, so step k moves along the sum of all k gradients "
+            "so far: the descent keeps all its past speed (momentum with no friction) and "
+            "circles the minimum instead of settling",
+            "zero after each update: w.grad.data.zero_() (or w.grad = None)"),
+    Pitfall("rebind", "w = w - lr * w.grad (rebinding)", rebind,
+            "w now names a new tensor computed from the old one: not a leaf, so autograd "
+            "keeps no .grad for it and the next line that reads w.grad finds None",
+            "update the tensor itself: w.data = w.data - lr * w.grad.data, or "
+            "`with torch.no_grad(): w -= lr * w.grad`"),
+    Pitfall("in-place-leaf", "w -= lr * w.grad outside torch.no_grad()", in_place_leaf,
+            "w is a leaf, where autograd's graph starts; an in-place change of it would "
+            "itself have to be recorded in the graph, making w a computed tensor, so "
+            "autograd refuses it",
+            "wrap the update: `with torch.no_grad(): w -= lr * w.grad`"),
+    Pitfall("data-vs-no-grad", "w.data = ... against torch.no_grad()", data_vs_no_grad,
+            "both change w's values without recording the change; torch.no_grad() is "
+            "preferred because autograd still counts the change and will object if a saved "
+            "tensor was modified, while a change through .data goes unseen and a mistake "
+            "there is silent",
+            "none needed here (same numbers); in new code prefer "
+            "`with torch.no_grad(): w -= lr * w.grad`"),
+    Pitfall("summed-loss", "Summed loss instead of mean", summed_loss,
+            "the summed loss is n times the mean, so its gradient and Hessian are n times "
+            "larger and the stable step size n times smaller: a step that works at one n "
+            "diverges at another",
+            "average: torch.mean(...) (or divide the sum by n), so lr does not depend on n"),
+    Pitfall("unscaled-x", "Unscaled inputs", unscaled_inputs,
+            "x ten times wider makes the Hessian's largest eigenvalue (about 2 * mean x^2) "
+            "about 100 times larger, and the stable step 100 times smaller",
+            "standardise x: (x - x.mean()) / x.std(), then map w and b back if needed"),
+    Pitfall("lr-too-big", "A step size past the bound", step_too_big,
+            "past 2 / largest Hessian eigenvalue each step overshoots the minimum by more "
+            "than it started, so the error is multiplied every step until float32 overflows",
+            "keep lr below the bound (train_batch.py warns when it is not); halve it until "
+            "the loss falls"),
+]
+BY_NAME = {pitfall.name: pitfall for pitfall in PITFALLS}
+
+
+def report(number, pitfall, result):
+    lines = [f"{number}. {pitfall.name}: {pitfall.title}",
+             f"   you see: {result.seen}"]
+    lines += [f"            {detail}" for detail in result.details]
+    lines += [f"   why:     {pitfall.why}", f"   fix:     {pitfall.fix}"]
+    return lines
+
+
+class ListAction(argparse.Action):
+    """--list: print the names and stop, before any other argument is checked or used."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for number, pitfall in enumerate(PITFALLS, 1):
+            print(f"{number}. {pitfall.name:<16} {pitfall.title}")
+        parser.exit()
+
+
+def main(argv=None):
+    parser = cli.Parser("The mistakes learners make in the hand-written loop, run and "
+                        "explained beside the correct loop.")
+    parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME",
+                        help="run one pitfall by name (see --list)")
+    parser.add_argument("--list", action=ListAction, nargs=0,
+                        help="list the pitfalls' names and exit")
+    parser.add_argument("--epochs", type=cli.positive_int, default=20,
+                        help="steps of each loop (the step-size pitfall runs until NaN)")
+    cli.add_output_args(parser, seed=True)
+    args, out_dir = cli.parse_args(parser, argv)
+    chosen = [BY_NAME[args.only]] if args.only else PITFALLS
+
+    X, Y = make_data(seed=args.seed)
+    print(f"the tutorial's data (n={len(X)}, seed={args.seed}), start w={START[0]:g} "
+          f"b={START[1]:g}, {args.epochs} batch steps\n")
+    drawn = {}
+    for pitfall in chosen:
+        number = PITFALLS.index(pitfall) + 1
+        result = pitfall.run(X, Y, args.epochs, args.seed)
+        print("\n".join(report(number, pitfall, result)), end="\n\n", flush=True)
+        if result.runs:
+            drawn[f"{number}. {pitfall.title}"] = result.runs
+
+    if not drawn:
+        print("no figure: this pitfall has no loss history to draw")
+        return
+    import plots  # only now: matplotlib's backend has been chosen
+
+    name = f"pitfalls-{args.only}.png" if args.only else "pitfalls.png"
+    figures = {name: plots.plot_pitfalls(drawn)}
+    cli.save_figures(out_dir, figures)
+    cli.show_figures(figures, args.show)
+
+
+if __name__ == "__main__":
+    main()
