@@ -80,6 +80,20 @@ def add_training_args(parser, lr, epochs):
     add_output_args(parser, seed=True)
 
 
+def add_side_by_side_args(parser):
+    """The knobs of scripts that run batch descent and SGD side by side on the same data."""
+    parser.add_argument("--epochs", type=positive_int, default=20,
+                        help="passes over the data, for every run")
+    parser.add_argument("--batch-lr", type=positive_float, default=0.1,
+                        help="step size of batch gradient descent")
+    parser.add_argument("--sgd-lr", type=positive_float, default=0.01,
+                        help="step size of SGD (batch size 1)")
+    parser.add_argument("--n", type=positive_int, default=100,
+                        help="number of data points on [-5, 5)")
+    parser.add_argument("--order-seed", type=seed_int, default=42,
+                        help="seed of the per-epoch shuffling (SGD and mini-batches)")
+
+
 def add_output_args(parser, seed):
     if seed:
         parser.add_argument("--seed", type=seed_int, default=42, help="seed of the data's noise")

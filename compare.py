@@ -29,16 +29,7 @@ def result_table(records, reference):
 
 def main(argv=None):
     parser = cli.Parser("Batch gradient descent against SGD: a table and three loss figures.")
-    parser.add_argument("--batch-lr", type=cli.positive_float, default=0.1,
-                        help="step size of batch gradient descent")
-    parser.add_argument("--sgd-lr", type=cli.positive_float, default=0.01,
-                        help="step size of stochastic gradient descent")
-    parser.add_argument("--epochs", type=cli.positive_int, default=20,
-                        help="passes over the data, for both")
-    parser.add_argument("--n", type=cli.positive_int, default=100,
-                        help="number of data points on [-5, 5)")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of SGD's per-epoch shuffling")
+    cli.add_side_by_side_args(parser)
     cli.add_output_args(parser, seed=True)
     args, out_dir = cli.parse_args(parser, argv)
 

@@ -61,22 +61,13 @@ def main(argv=None):
                         "step-size sweep, and the fit as an animation.")
     parser.add_argument("--only", action="append", choices=list(STAGES),
                         help="draw only this picture (repeat for several); default: all")
-    parser.add_argument("--epochs", type=cli.positive_int, default=20,
-                        help="passes over the data, for every run")
-    parser.add_argument("--batch-lr", type=cli.positive_float, default=0.1,
-                        help="step size of batch gradient descent")
-    parser.add_argument("--sgd-lr", type=cli.positive_float, default=0.01,
-                        help="step size of SGD (batch size 1)")
+    cli.add_side_by_side_args(parser)
     parser.add_argument("--minibatch-size", type=cli.positive_int, default=10,
                         help="batch size of the mini-batch run")
     parser.add_argument("--minibatch-lr", type=cli.positive_float, default=0.04,
                         help="step size of the mini-batch run")
     parser.add_argument("--sweep-points", type=cli.positive_int, default=25,
                         help="step sizes tried per method, from 0.001 to 1 (0.1 always added)")
-    parser.add_argument("--n", type=cli.positive_int, default=100,
-                        help="number of data points on [-5, 5)")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling")
     cli.add_output_args(parser, seed=True)
     args, out_dir = cli.parse_args(parser, argv)
     stages = [stage for stage in STAGES if args.only is None or stage in args.only]
