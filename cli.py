@@ -108,10 +108,11 @@ def parse_args(parser, argv):
     Returns (args, out_dir). The figure backend is Agg unless --show asked for a window,
     so no run ever blocks or needs a display.
     """
-    args = parser.parse_args(argv)
-    # Piping into `head` should end the output quietly, not with a BrokenPipeError.
+    # Piping into `head` should end the output quietly, not with a BrokenPipeError;
+    # set before parsing, since --help (and --list) print while parsing.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = parser.parse_args(argv)
     import matplotlib
 
     if not args.show:

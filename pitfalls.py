@@ -149,6 +149,10 @@ def first_sentence(message):
     return str(message).split(". ")[0].rstrip(".") + "."
 
 
+def steps_text(count):
+    return f"{count} step{'' if count == 1 else 's'}"
+
+
 def describe(run):
     """What a run's loss did, in a few words."""
     first, last = run.losses[0], run.losses[-1]
@@ -156,7 +160,7 @@ def describe(run):
         return f"loss NaN at step {run.steps}"
     if run.stopped == "diverged":
         return f"diverged at step {run.steps}: loss {last:.3g} (from {first:.3g})"
-    return f"loss {first:.4g} -> {last:.4g} after {run.steps} steps"
+    return f"loss {first:.4g} -> {last:.4g} after {steps_text(run.steps)}"
 
 
 def first_line(error):
@@ -180,7 +184,7 @@ def no_zero_grad(X, Y, epochs, seed):
     right = run_loop(correct_step, X, Y, LR, epochs, "zeroed after every step")
     swings = wrong.losses[1:]
     seen = (f"the loss never settles: it swings between {min(swings):.3g} and "
-            f"{max(swings):.3g}, ending at {swings[-1]:.4g} after {wrong.steps} steps; "
+            f"{max(swings):.3g}, ending at {swings[-1]:.4g} after {steps_text(wrong.steps)}; "
             f"the correct loop: {describe(right)}")
     return Result(seen, [wrong, right])
 
@@ -207,7 +211,7 @@ def data_vs_no_grad(X, Y, epochs, seed):
                f"  through .data: gradient {silent:g}, silently (the true d(w*w)/dw at 2 is 4)",
                f"  under torch.no_grad(): {first_line(loud)[:90]}..."]
     return Result(f"the two paths are {'identical, bit for bit,' if same else 'DIFFERENT'} "
-                  f"over {with_data.steps} steps: final w={with_data.path[-1][0]:+.6f} "
+                  f"over {steps_text(with_data.steps)}: final w={with_data.path[-1][0]:+.6f} "
                   f"b={with_data.path[-1][1]:+.6f}", details=details)
 
 
@@ -377,7 +381,7 @@ def main(argv=None):
 
     X, Y = make_data(seed=args.seed)
     print(f"the tutorial's data (n={len(X)}, seed={args.seed}), start w={START[0]:g} "
-          f"b={START[1]:g}, {args.epochs} batch steps\n")
+          f"b={START[1]:g}, {steps_text(args.epochs)} of batch descent\n")
     drawn = {}
     for pitfall in chosen:
         number = PITFALLS.index(pitfall) + 1
