@@ -61,6 +61,19 @@ def positive_int(text):
     return value
 
 
+# Ten million points already take about a gigabyte in the benchmark; far more would fail
+# deep inside torch's allocator instead of here.
+MAX_DATA_SIZE = 10_000_000
+
+
+def data_size(text, smallest=1):
+    value = _integer(text)
+    if not smallest <= value <= MAX_DATA_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be a whole number from {smallest:,} to {MAX_DATA_SIZE:,}")
+    return value
+
+
 def seed_int(text):
     value = _integer(text)
     if not 0 <= value < 2**63:
@@ -75,7 +88,7 @@ def add_training_args(parser, lr, epochs):
                         help="passes over the data")
     parser.add_argument("--w0", type=finite_float, default=-10.0, help="starting slope w")
     parser.add_argument("--b0", type=finite_float, default=-20.0, help="starting intercept b")
-    parser.add_argument("--n", type=positive_int, default=100,
+    parser.add_argument("--n", type=data_size, default=100,
                         help="number of data points on [-5, 5)")
     add_output_args(parser, seed=True)
 
@@ -88,7 +101,7 @@ def add_side_by_side_args(parser):
                         help="step size of batch gradient descent")
     parser.add_argument("--sgd-lr", type=positive_float, default=0.01,
                         help="step size of SGD (batch size 1)")
-    parser.add_argument("--n", type=positive_int, default=100,
+    parser.add_argument("--n", type=data_size, default=100,
                         help="number of data points on [-5, 5)")
     parser.add_argument("--order-seed", type=seed_int, default=42,
                         help="seed of the per-epoch shuffling (SGD and mini-batches)")

@@ -16,14 +16,14 @@ from train_sgd import train_sgd
 def result_table(records, reference):
     """One row per run: updates, final w and b, final loss, distance to least squares, time."""
     ls_w, ls_b, ls_loss = reference
-    rows = [f"{'method':<16}{'updates':>8}{'w':>11}{'b':>11}{'loss':>11}"
-            f"{'dist to LS':>12}{'seconds':>9}"]
+    rows = [f"{'method':<15} {'updates':>7} {'w':>11} {'b':>11} {'loss':>12} "
+            f"{'dist to LS':>11} {'seconds':>8}"]
     for name, record in records.items():
         distance = math.hypot(record.w - ls_w, record.b - ls_b)
-        rows.append(f"{name:<16}{record.updates:>8}{record.w:>+11.5f}{record.b:>+11.5f}"
-                    f"{record.epoch_losses[-1]:>11.6f}{distance:>12.5f}{record.seconds:>9.3f}")
-    rows.append(f"{'least squares':<16}{'-':>8}{ls_w:>+11.5f}{ls_b:>+11.5f}{ls_loss:>11.6f}"
-                f"{0.0:>12.5f}{'-':>9}")
+        rows.append(f"{name:<15} {record.updates:>7} {record.w:>+11.5f} {record.b:>+11.5f} "
+                    f"{record.epoch_losses[-1]:>12.6g} {distance:>11.5f} {record.seconds:>8.3f}")
+    rows.append(f"{'least squares':<15} {'-':>7} {ls_w:>+11.5f} {ls_b:>+11.5f} "
+                f"{ls_loss:>12.6g} {0.0:>11.5f} {'-':>8}")
     return rows
 
 
@@ -34,7 +34,8 @@ def main(argv=None):
     args, out_dir = cli.parse_args(parser, argv)
 
     X, Y = make_data(n=args.n, seed=args.seed)
-    print(f"data: n={args.n} seed={args.seed}; {args.epochs} epochs from w=-10 b=-20")
+    epochs = f"{args.epochs} epoch{'' if args.epochs == 1 else 's'}"
+    print(f"data: n={args.n} seed={args.seed}; {epochs} from w=-10 b=-20")
     for name, lr, bound in [("batch", args.batch_lr, stability_bound(X)),
                             ("sgd", args.sgd_lr, stability_bound(X, batch_size=1))]:
         if lr >= bound:

@@ -30,7 +30,7 @@ def make_data(n=100, seed=42, slope=-5.0, noise_std=0.4):
 
 def main(argv=None):
     parser = cli.Parser("Draw the tutorial's data: y = slope*x + Gaussian noise.")
-    parser.add_argument("--n", type=cli.positive_int, default=100, help="number of points")
+    parser.add_argument("--n", type=cli.data_size, default=100, help="number of points")
     parser.add_argument("--slope", type=cli.finite_float, default=-5.0, help="true slope")
     parser.add_argument("--noise", type=cli.nonnegative_float, default=0.4,
                         help="standard deviation of the Gaussian noise")

@@ -147,20 +147,20 @@ class TrainingRecord:
 
 
 class DivergenceError(RuntimeError):
-    """The loss left every bound: the step size is past the stability limit."""
+    """The loss left every bound. `loss` is the value that tripped the check."""
 
-    def __init__(self, record, bound, where):
+    def __init__(self, record, bound, where, loss):
         self.record = record
         self.bound = bound
-        super().__init__(
-            f"diverged at {where}: loss {record_last_loss(record):.3g}; "
-            f"step size {record.lr:g} is above the stability bound {bound:.4g} for "
-            f"batches of {record.batch_size}; try --lr below {bound:.4g}"
-        )
-
-
-def record_last_loss(record):
-    return record.step_losses[-1] if record.step_losses else record.epoch_losses[-1]
+        self.loss = loss
+        if record.lr >= bound:
+            cause = (f"step size {record.lr:g} is above the stability bound {bound:.4g} for "
+                     f"batches of {record.batch_size}; try a step size below {bound:.4g}")
+        else:
+            # Inside the bound descent cannot grow the loss: the numbers themselves overflowed.
+            cause = (f"step size {record.lr:g} is inside the stability bound {bound:.4g}, so "
+                     f"the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
+        super().__init__(f"diverged at {where}: loss {loss:.3g}; {cause}")
 
 
 def has_diverged(loss, start_loss):

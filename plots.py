@@ -98,7 +98,11 @@ def plot_sgd_loss(record, ls_loss):
     figure, axes = new_axes()
     _draw_sgd(axes, record)
     _floor(axes, ls_loss)
-    _finish_loss_axes(axes, "Stochastic gradient descent: one noisy step per sample")
+    if record.batch_size == 1:
+        title = "Stochastic gradient descent: one noisy step per sample"
+    else:
+        title = f"Mini-batch gradient descent: one step per {record.batch_size} samples"
+    _finish_loss_axes(axes, title)
     return figure
 
 
@@ -302,17 +306,18 @@ def animate_fit(X, Y, batch_record, sgd_record):
     return figure, animation
 
 
-def plot_time_to_target(rows, budget):
+def plot_time_to_target(rows, budget, methods):
     """Seconds to reach 1% of the best fit against n, log-log, one line per method.
 
-    Runs that ran out of budget are crosses at the time they spent, not points on the line.
+    `methods` lists every method the benchmark can run, in order: each keeps its colour and
+    marker whichever of them a run includes. Runs that ran out of budget are crosses at the
+    time they spent, not points on the line.
     """
     figure, axes = plt.subplots(figsize=(10, 5.5))
     figure.subplots_adjust(left=0.09, right=0.7, bottom=0.11, top=0.92)
-    # Legend in the order of the largest n, where every method runs.
-    by_size = sorted(rows, key=lambda row: -row["n"])
-    methods = list(dict.fromkeys(row["method"] for row in by_size))
-    markers = iter("os^vD<>p")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "os^vD<>p"
+    descents = [method for method in methods if method != "closed form"]
     for method in methods:
         runs = [row for row in rows if row["method"] == method]
         reached = [(row["n"], row["seconds"]) for row in runs if row["reached"]]
@@ -320,13 +325,13 @@ def plot_time_to_target(rows, budget):
         if method == "closed form":
             style = dict(color="black", linestyle="--", marker=".")
         else:
-            style = dict(marker=next(markers), markersize=5)
-        line = None
+            index = descents.index(method)
+            style = dict(color=colors[index % len(colors)], marker=markers[index % len(markers)],
+                         markersize=5)
         if reached:
-            (line,) = axes.plot(*zip(*reached, strict=True), label=method, **style)
+            axes.plot(*zip(*reached, strict=True), label=method, **style)
         if missed:
-            color = line.get_color() if line else None
-            axes.plot(*zip(*missed, strict=True), "x", color=color, markersize=9,
+            axes.plot(*zip(*missed, strict=True), "x", color=style["color"], markersize=9,
                       markeredgewidth=2, label=f"{method}: not reached in {budget:g} s")
     axes.set(xscale="log", yscale="log", xlabel="data size n",
              ylabel="seconds to a loss within 1% of least squares",

@@ -59,7 +59,8 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, on_epoch=None):
         record.epoch_losses.append(loss_at(*record.path[-1]))
         if has_diverged(record.epoch_losses[-1], record.epoch_losses[0]):
             record.seconds = time.perf_counter() - started
-            raise DivergenceError(record, stability_bound(X), f"epoch {epoch}")
+            raise DivergenceError(record, stability_bound(X), f"epoch {epoch}",
+                                  record.epoch_losses[-1])
         if on_epoch is not None:
             on_epoch(epoch, record)
 

@@ -81,7 +81,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, shuffle=True, seed=4
             if has_diverged(step_loss, start_loss):
                 record.seconds = time.perf_counter() - started
                 where = f"epoch {epoch}, step {record.updates}"
-                raise DivergenceError(record, stability_bound(X, batch_size), where)
+                raise DivergenceError(record, stability_bound(X, batch_size), where, step_loss)
             if on_step is not None:
                 on_step(record.updates, record)
 
@@ -115,6 +115,9 @@ def main(argv=None):
 
     X, Y = make_data(n=args.n, seed=args.seed)
     batch_size = min(args.batch_size, args.n)
+    if args.batch_size > args.n:
+        print(f"note: --batch-size {args.batch_size} is more than the {args.n} samples; "
+              f"each step uses all {args.n} (batch descent)")
     bound = stability_bound(X, batch_size)
     order = "in order" if args.no_shuffle else f"shuffled, order seed {args.order_seed}"
     if batch_size == 1:
@@ -140,7 +143,9 @@ def main(argv=None):
     import plots  # only now: matplotlib's backend has been chosen
 
     reference = least_squares(X, Y)
-    figures = {"sgd_loss.png": plots.plot_sgd_loss(record, reference[2])}
+    # Mini-batch runs get a file of their own, so they never overwrite the SGD figure.
+    name = "sgd_loss.png" if batch_size == 1 else f"minibatch{batch_size}_loss.png"
+    figures = {name: plots.plot_sgd_loss(record, reference[2])}
     cli.save_figures(out_dir, figures)
     for line in summary_lines(record, reference):
         print(line)

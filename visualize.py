@@ -123,10 +123,10 @@ def main(argv=None):
             for label, runs in sweep.items():
                 worked = [lr for lr, _, diverged in runs if not diverged]
                 failed = [lr for lr, _, diverged in runs if diverged]
-                print(f"  {label}: largest step size that did not diverge "
-                      f"{max(worked, default=math.nan):.4g}, smallest that did "
-                      f"{min(failed, default=math.nan):.4g}, "
-                      f"stability bound {bounds[label]:.4f}")
+                largest = f"{max(worked):.4g}" if worked else "none"
+                smallest = f"{min(failed):.4g}" if failed else "none"
+                print(f"  {label}: largest step size that did not diverge {largest}, "
+                      f"smallest that did {smallest}, stability bound {bounds[label]:.4f}")
         else:
             from matplotlib.animation import PillowWriter
 

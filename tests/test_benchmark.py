@@ -91,7 +91,7 @@ def test_the_in_process_ratios_run_on_a_quick_setting():
 
 def test_benchmark_script_writes_csv_and_figure(tmp_path):
     out = tmp_path / "out"
-    result = run_script("benchmark.py", "--sizes", "50", "300", "--budget", "0.5",
+    result = run_script("benchmark.py", "--sizes", "100", "300", "--budget", "0.5",
                         "--skip-ratios", "--out", out)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -100,12 +100,12 @@ def test_benchmark_script_writes_csv_and_figure(tmp_path):
         assert reader.fieldnames == benchmark.CSV_COLUMNS
         rows = list(reader)
     assert [(int(row["n"]), row["method"]) for row in rows] == [
-        (n, method) for n in (50, 300)
+        (n, method) for n in (100, 300)
         for method in ["closed form", *(label for label, _, _ in benchmark.methods_for(n))]]
     assert (out / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Every row is printed as it finishes, and each size names its fastest descent.
     assert result.stdout.count("fastest descent at n=") == 2
-    assert sum(line.strip().startswith(("50 ", "300 ")) for line in result.stdout.splitlines()) \
+    assert sum(line.strip().startswith(("100 ", "300 ")) for line in result.stdout.splitlines()) \
         == len(rows)
 
 
@@ -127,7 +127,8 @@ def benchmark_figure(rows):
 
     import plots
 
-    figure = plots.plot_time_to_target(rows, budget=1e-3)
+    methods = ["closed form", *(label for label, _, _ in benchmark.methods_for(10**6))]
+    figure = plots.plot_time_to_target(rows, budget=1e-3, methods=methods)
     plt.close(figure)
     return figure
 
@@ -151,7 +152,8 @@ def test_cuda_without_a_device_is_a_one_line_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--budget", "0"], "--budget"), (["--budget", "nan"], "--budget"),
-    (["--sizes", "0"], "--sizes"), (["--repeats", "-1"], "--repeats"),
+    (["--sizes", "0"], "--sizes"), (["--sizes", "99"], "--sizes"),
+    (["--sizes", "20000000"], "--sizes"), (["--repeats", "-1"], "--repeats"),
     (["--device", "tpu"], "--device")])
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, args, message):
     stderr = run_main_expecting_error([*args, "--out", str(tmp_path / "out")], capsys)

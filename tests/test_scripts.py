@@ -22,6 +22,7 @@ def without_timings(text):
     ("data.py", [], ["data.png"]),
     ("train_batch.py", ["--epochs", "5"], ["batch_loss.png"]),
     ("train_sgd.py", ["--epochs", "2", "--no-shuffle", "--print-steps"], ["sgd_loss.png"]),
+    ("train_sgd.py", ["--epochs", "2", "--batch-size", "10"], ["minibatch10_loss.png"]),
     ("compare.py", ["--epochs", "3"], ["batch_loss.png", "sgd_loss.png", "compare_loss.png"]),
 ])
 def test_script_runs_end_to_end(tmp_path, script, args, figures):
@@ -30,6 +31,8 @@ def test_script_runs_end_to_end(tmp_path, script, args, figures):
     assert "Traceback" not in result.stderr
     for name in figures:
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Exactly these: a mini-batch run, say, never overwrites the SGD figure.
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(figures)
     if script.startswith("train_"):
         lines = result.stdout.strip().splitlines()
         assert lines[-1].startswith("final: w=") and "loss=" in lines[-1]

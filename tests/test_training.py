@@ -126,6 +126,26 @@ def test_batch_divergence_is_caught_above_the_bound(data):
     assert not math.isfinite(losses[-1]) or losses[-1] > 1e6 * losses[0]
     message = str(caught.value)
     assert f"{bound:.4g}" in message and f"step size {1.2 * bound:g}" in message
+    # The loss named is the one that tripped the check, not the one before it.
+    assert caught.value.loss == losses[-1]
+    assert f"loss {losses[-1]:.3g};" in message
+
+
+def test_sgd_divergence_names_the_step_loss_that_tripped_it(data):
+    X, Y = data
+    with pytest.raises(DivergenceError) as caught:
+        train_sgd(X, Y, lr=0.1, epochs=1, shuffle=False)
+    assert caught.value.loss == caught.value.record.step_losses[-1]
+    assert caught.value.loss > 1e6 * caught.value.record.epoch_losses[0]
+
+
+def test_overflow_inside_the_bound_is_not_blamed_on_the_step_size(data):
+    X, Y = data
+    with pytest.raises(DivergenceError) as caught:
+        train_sgd(X, Y, lr=0.01, epochs=1, w0=1e30)
+    message = str(caught.value)
+    assert "inside the stability bound" in message and "overflowed" in message
+    assert "above" not in message
 
 
 def test_tutorial_step_size_blows_up_per_sample(data):
