@@ -17,7 +17,7 @@ FLOOR_COLOR = "black"
 def new_axes(figsize=(7, 4.5)):
     """A figure with one axes and fixed margins (a layout engine would double the cost)."""
     figure, axes = plt.subplots(figsize=figsize)
-    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.92)
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.11, top=0.92)
     return figure, axes
 
 
