@@ -14,7 +14,7 @@ import torch
 
 import cli
 from data import make_data
-from model import FullDataLoss, criterion, forward, has_diverged, stability_bound
+from model import criterion, forward, has_diverged, stability_bound
 
 START = (-10.0, -20.0)
 LR = 0.1  # the tutorial's batch step size
@@ -107,6 +107,12 @@ class Run:
         return len(self.losses) - 1
 
 
+def full_loss(X, Y, w, b):
+    """The full-data MSE in float32, as the training computes it, so overflow shows as inf."""
+    with torch.no_grad():
+        return criterion(forward(X, w, b), Y).item()
+
+
 def run_loop(step, X, Y, lr, steps, label, until_nan=False):
     """Apply `step` up to `steps` times from START and record the run.
 
@@ -115,14 +121,11 @@ def run_loop(step, X, Y, lr, steps, label, until_nan=False):
     """
     w = torch.tensor(START[0], requires_grad=True)
     b = torch.tensor(START[1], requires_grad=True)
-    loss_at = FullDataLoss(X, Y)
-    run = Run(label, lr, [loss_at(*START)], [START])
+    run = Run(label, lr, [full_loss(X, Y, w, b)], [START])
     for _ in range(steps):
         w, b = step(w, b, X, Y, lr)
-        point = (w.item(), b.item())
-        # The loss in float32, as the training itself computes it, so overflow shows as inf.
-        loss = criterion(forward(X, w.detach(), b.detach()), Y).item()
-        run.path.append(point)
+        loss = full_loss(X, Y, w, b)
+        run.path.append((w.item(), b.item()))
         run.losses.append(loss)
         run.grads.append((w.grad.item(), b.grad.item()) if w.grad is not None else None)
         if math.isnan(loss):
@@ -135,7 +138,7 @@ def run_loop(step, X, Y, lr, steps, label, until_nan=False):
 
 
 def caught(step, X, Y, lr, steps):
-    """Run a step that should fail; return (exception, warnings PyTorch raised, steps done)."""
+    """Run a step that should fail; return (the exception or None, PyTorch's warnings)."""
     with warnings.catch_warnings(record=True) as raised:
         warnings.simplefilter("always")
         try:
@@ -288,12 +291,15 @@ def step_too_big(X, Y, epochs, seed, lr=0.5):
     wrong = run_loop(correct_step, X, Y, lr, 200, f"lr {lr:g} (bound {bound:.3g})",
                      until_nan=True)
     right = run_loop(correct_step, X, Y, LR, epochs, f"lr {LR:g}")
-    first_inf = next(i for i, loss in enumerate(wrong.losses) if math.isinf(loss))
-    first_huge = next(i for i, loss in enumerate(wrong.losses)
-                      if has_diverged(loss, wrong.losses[0]))
-    seen = (f"lr {lr:g}: the loss passes a million times its start at step {first_huge}, "
-            f"overflows to inf at step {first_inf}, NaN at step {wrong.steps}")
-    wrong.label += f": inf at step {first_inf}, NaN at step {wrong.steps}"
+    first_huge = next((i for i, loss in enumerate(wrong.losses)
+                       if has_diverged(loss, wrong.losses[0])), None)
+    first_inf = next((i for i, loss in enumerate(wrong.losses) if math.isinf(loss)), None)
+    if first_inf is None or wrong.stopped != "nan":
+        seen = f"lr {lr:g}: {describe(wrong)}"
+    else:
+        seen = (f"lr {lr:g}: the loss passes a million times its start at step {first_huge}, "
+                f"overflows to inf at step {first_inf}, NaN at step {wrong.steps}")
+        wrong.label += f": inf at step {first_inf}, NaN at step {wrong.steps}"
     details = [f"stability bound from the data: 2 / largest Hessian eigenvalue = {bound:.4f}",
                f"lr {LR:g}, inside it: {describe(right)}"]
     return Result(seen, [wrong, right], details)
