@@ -12,12 +12,20 @@ import sys
 import tempfile
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default in --help, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with every default shown in --help and errors kept to one line."""
 
     def __init__(self, description):
-        super().__init__(description=description,
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(description=description, formatter_class=DefaultsFormatter)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

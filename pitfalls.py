@@ -186,9 +186,13 @@ def no_zero_grad(X, Y, epochs, seed):
     wrong = run_loop(step_without_zeroing, X, Y, LR, epochs, "gradients never zeroed")
     right = run_loop(correct_step, X, Y, LR, epochs, "zeroed after every step")
     swings = wrong.losses[1:]
-    seen = (f"the loss never settles: it swings between {min(swings):.3g} and "
-            f"{max(swings):.3g}, ending at {swings[-1]:.4g} after {steps_text(wrong.steps)}; "
-            f"the correct loop: {describe(right)}")
+    if wrong.steps < 2:
+        seen = ("after one step nothing has accumulated yet: the same as the correct loop "
+                "(run two steps or more)")
+    else:
+        seen = (f"the loss never settles: it swings between {min(swings):.3g} and "
+                f"{max(swings):.3g}, ending at {swings[-1]:.4g} after "
+                f"{steps_text(wrong.steps)}; the correct loop: {describe(right)}")
     return Result(seen, [wrong, right])
 
 
@@ -212,7 +216,8 @@ def data_vs_no_grad(X, Y, epochs, seed):
     silent, loud = update_before_backward(True), update_before_backward(False)
     details = ["where they differ: change w from 2 to 6 after w * w saved it, then backward()",
                f"  through .data: gradient {silent:g}, silently (the true d(w*w)/dw at 2 is 4)",
-               f"  under torch.no_grad(): {first_line(loud)[:90]}..."]
+               f"  under torch.no_grad(): {first_line(loud).split(':')[0]}: "
+               f"{str(loud).split(':')[0]}"]
     return Result(f"the two paths are {'identical, bit for bit,' if same else 'DIFFERENT'} "
                   f"over {steps_text(with_data.steps)}: final w={with_data.path[-1][0]:+.6f} "
                   f"b={with_data.path[-1][1]:+.6f}", details=details)
@@ -375,15 +380,15 @@ class ListAction(argparse.Action):
 def main(argv=None):
     parser = cli.Parser("The mistakes learners make in the hand-written loop, run and "
                         "explained beside the correct loop.")
-    parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME",
-                        help="run one pitfall by name (see --list)")
-    parser.add_argument("--list", action=ListAction, nargs=0,
+    parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME", action="append",
+                        help="run only this pitfall (repeat for several; see --list)")
+    parser.add_argument("--list", action=ListAction, nargs=0, default=argparse.SUPPRESS,
                         help="list the pitfalls' names and exit")
     parser.add_argument("--epochs", type=cli.positive_int, default=20,
                         help="steps of each loop (the step-size pitfall runs until NaN)")
     cli.add_output_args(parser, seed=True)
     args, out_dir = cli.parse_args(parser, argv)
-    chosen = [BY_NAME[args.only]] if args.only else PITFALLS
+    chosen = [pitfall for pitfall in PITFALLS if args.only is None or pitfall.name in args.only]
 
     X, Y = make_data(seed=args.seed)
     print(f"the tutorial's data (n={len(X)}, seed={args.seed}), start w={START[0]:g} "
@@ -401,7 +406,9 @@ def main(argv=None):
         return
     import plots  # only now: matplotlib's backend has been chosen
 
-    name = f"pitfalls-{args.only}.png" if args.only else "pitfalls.png"
+    # A run of some pitfalls gets a file of its own, so it never overwrites the full figure.
+    name = "pitfalls.png" if len(chosen) == len(PITFALLS) else (
+        "pitfalls-" + "+".join(pitfall.name for pitfall in chosen) + ".png")
     figures = {name: plots.plot_pitfalls(drawn)}
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)

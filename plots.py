@@ -351,10 +351,9 @@ def plot_pitfalls(panels):
     count = len(panels)
     columns = min(count, 2)
     rows = -(-count // columns)
+    # A layout engine costs a little time, but panels of any count then keep their labels.
     figure, grid = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.2 * rows),
-                                squeeze=False)
-    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, hspace=0.4,
-                           wspace=0.22)
+                                squeeze=False, layout="constrained")
     for axes, (title, runs) in zip(grid.flat, panels.items(), strict=False):
         # Wrong in red, right in blue; any run between (orange) is drawn wide underneath,
         # so it shows even where it overlaps another.

@@ -123,10 +123,11 @@ def main(argv=None):
             for label, runs in sweep.items():
                 worked = [lr for lr, _, diverged in runs if not diverged]
                 failed = [lr for lr, _, diverged in runs if diverged]
-                largest = f"{max(worked):.4g}" if worked else "none"
-                smallest = f"{min(failed):.4g}" if failed else "none"
-                print(f"  {label}: largest step size that did not diverge {largest}, "
-                      f"smallest that did {smallest}, stability bound {bounds[label]:.4f}")
+                largest = (f"largest step size that did not diverge {max(worked):.4g}"
+                           if worked else "every step size diverged")
+                smallest = (f"smallest that did {min(failed):.4g}" if failed
+                            else "none diverged")
+                print(f"  {label}: {largest}, {smallest}, stability bound {bounds[label]:.4f}")
         else:
             from matplotlib.animation import PillowWriter
 

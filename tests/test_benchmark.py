@@ -82,7 +82,8 @@ def test_the_in_process_ratios_run_on_a_quick_setting():
     # The first three ratios; the fourth starts compare.py twice and is covered by its tests.
     ratios = list(itertools.islice(benchmark.promised_ratios(repeats=1, quick=True), 3))
     assert len(ratios) == 3
-    for _claim, first, second, ratio, _promise in ratios:
+    for _claim, first, second, ratio, _promise, met in ratios:
+        assert isinstance(met, bool)
         # The printed ratio is the printed measurements divided (up to their rounding).
         first_value, second_value = float(first.split()[0]), float(second.split()[0])
         assert first.split()[1] == second.split()[1]

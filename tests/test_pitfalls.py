@@ -225,3 +225,18 @@ def test_readme_table_has_a_row_per_pitfall():
     rows = [line for line in readme.splitlines() if line.startswith("| `")]
     for pitfall in pitfalls.PITFALLS:
         assert any(line.startswith(f"| `{pitfall.name}`") for line in rows), pitfall.name
+
+
+def test_several_only_names_run_in_order_into_a_figure_of_their_own(tmp_path, capsys):
+    pitfalls.main(["--only", "unscaled-x", "--only", "no-zero-grad", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.index("1. no-zero-grad") < out.index("6. unscaled-x")
+    assert out.count("you see:") == 2
+    assert [path.name for path in tmp_path.iterdir()] == [
+        "pitfalls-no-zero-grad+unscaled-x.png"]
+
+
+def test_one_step_without_zeroing_is_not_called_a_swing(data):
+    X, Y = data
+    assert "nothing has accumulated yet" in pitfalls.no_zero_grad(X, Y, 1, 42).seen
+    assert "never settles" in pitfalls.no_zero_grad(X, Y, 2, 42).seen
