@@ -69,17 +69,30 @@ def positive_int(text):
     return value
 
 
+# At least two points: one point lies on every line, so "the best fit" would mean nothing.
 # Ten million points already take about a gigabyte in the benchmark; far more would fail
 # deep inside torch's allocator instead of here.
 MAX_DATA_SIZE = 10_000_000
 
 
-def data_size(text, smallest=1):
+def data_size(text, smallest=2):
     value = _integer(text)
     if not smallest <= value <= MAX_DATA_SIZE:
         raise argparse.ArgumentTypeError(
             f"{text!r} must be a whole number from {smallest:,} to {MAX_DATA_SIZE:,}")
     return value
+
+
+def bounded_int(smallest, largest):
+    """An argparse type: a whole number from `smallest` to `largest`."""
+    def parse(text):
+        value = _integer(text)
+        if not smallest <= value <= largest:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must be a whole number from {smallest:,} to {largest:,}")
+        return value
+
+    return parse
 
 
 def seed_int(text):

@@ -36,10 +36,11 @@ def main(argv=None):
     X, Y = make_data(n=args.n, seed=args.seed)
     epochs = f"{args.epochs} epoch{'' if args.epochs == 1 else 's'}"
     print(f"data: n={args.n} seed={args.seed}; {epochs} from w=-10 b=-20")
-    for name, lr, bound in [("batch", args.batch_lr, stability_bound(X)),
-                            ("sgd", args.sgd_lr, stability_bound(X, batch_size=1))]:
+    for flag, lr, kind, bound in [
+            ("--batch-lr", args.batch_lr, "batch", stability_bound(X)),
+            ("--sgd-lr", args.sgd_lr, "per-sample", stability_bound(X, batch_size=1))]:
         if lr >= bound:
-            print(f"warning: --{name}-lr {lr:g} is at or above the {name} stability bound "
+            print(f"warning: {flag} {lr:g} is at or above the {kind} stability bound "
                   f"{bound:.4f}", flush=True)
     try:
         records = {

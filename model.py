@@ -154,11 +154,11 @@ class DivergenceError(RuntimeError):
         self.bound = bound
         self.loss = loss
         if record.lr >= bound:
-            cause = (f"step size {record.lr:g} is above the stability bound {bound:.4g} for "
-                     f"batches of {record.batch_size}; try a step size below {bound:.4g}")
+            cause = (f"step size {record.lr:g} is above the stability bound {bound:.4f} for "
+                     f"batches of {record.batch_size}; try a step size below {bound:.4f}")
         else:
             # Inside the bound descent cannot grow the loss: the numbers themselves overflowed.
-            cause = (f"step size {record.lr:g} is inside the stability bound {bound:.4g}, so "
+            cause = (f"step size {record.lr:g} is inside the stability bound {bound:.4f}, so "
                      f"the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
         super().__init__(f"diverged at {where}: loss {loss:.3g}; {cause}")
 

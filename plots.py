@@ -1,7 +1,9 @@
 """Plot functions: each takes data or training records and returns a matplotlib figure.
 
-The caller decides whether to save, show or close it (see cli.finish_figures).
+The caller decides whether to save, show or close it (see cli.save_figures, cli.show_figures).
 """
+
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +31,11 @@ class PlainLogFormatter(ticker.LogFormatter):
     """
 
     def __call__(self, value, pos=None):
-        return f"{value:g}" if super().__call__(value, pos) else ""
+        if not super().__call__(value, pos):
+            return ""
+        text = f"{value:g}" if 1e-4 <= value < 1e5 else f"{value:.0e}"
+        # 1e+09 -> 1e9, 1e-06 -> 1e-6
+        return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", text)
 
 
 def plain_log_labels(axes):
@@ -67,6 +73,7 @@ def _floor(axes, ls_loss):
 def _finish_loss_axes(axes, title):
     axes.set(xlabel="epoch", ylabel="MSE loss (log scale)", yscale="log", title=title)
     plain_log_labels(axes)
+    axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     axes.grid(alpha=0.3, which="both")
     axes.legend()
 
@@ -370,6 +377,7 @@ def plot_pitfalls(panels):
                           markeredgewidth=2.5, zorder=4)
         axes.set(yscale="log", xlabel="step", ylabel="full-data MSE (log scale)", title=title)
         plain_log_labels(axes)
+        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         axes.grid(alpha=0.3, which="both")
         axes.legend(fontsize=8)
     for axes in list(grid.flat)[count:]:

@@ -131,6 +131,9 @@ def main(argv=None):
     if args.lr >= bound:
         print(f"warning: lr={args.lr:g} is at or above the {rule}; "
               "the loss may blow up", flush=True)
+    if args.print_steps:
+        print("note: a step line shows that step's own batch loss (before its update), then w, b "
+              "after it; an epoch line shows the full-data loss")
     try:
         record = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0,
                            shuffle=not args.no_shuffle, seed=args.order_seed,

@@ -66,7 +66,7 @@ def main(argv=None):
                         help="batch size of the mini-batch run")
     parser.add_argument("--minibatch-lr", type=cli.positive_float, default=0.04,
                         help="step size of the mini-batch run")
-    parser.add_argument("--sweep-points", type=cli.positive_int, default=25,
+    parser.add_argument("--sweep-points", type=cli.bounded_int(2, 200), default=25,
                         help="step sizes tried per method, from 0.001 to 1 (0.1 always added)")
     cli.add_output_args(parser, seed=True)
     args, out_dir = cli.parse_args(parser, argv)

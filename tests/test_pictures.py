@@ -119,3 +119,12 @@ def test_visualize_refuses_bad_input(tmp_path, capsys, args):
         visualize.main([*args, "--out", str(tmp_path)])
     assert stopped.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_sweep_needs_two_step_sizes(tmp_path, capsys):
+    import visualize
+
+    with pytest.raises(SystemExit) as stopped:
+        visualize.main(["--only", "sweep", "--sweep-points", "1", "--out", str(tmp_path / "o")])
+    assert stopped.value.code == 2
+    assert "--sweep-points" in capsys.readouterr().err

@@ -240,3 +240,20 @@ def test_one_step_without_zeroing_is_not_called_a_swing(data):
     X, Y = data
     assert "nothing has accumulated yet" in pitfalls.no_zero_grad(X, Y, 1, 42).seen
     assert "never settles" in pitfalls.no_zero_grad(X, Y, 2, 42).seen
+
+
+@pytest.mark.parametrize("epochs", ["0", "1001", "x"])
+def test_epochs_outside_one_to_a_thousand_are_refused(tmp_path, capsys, epochs):
+    with pytest.raises(SystemExit) as exit_info:
+        pitfalls.main(["--epochs", epochs, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_lucky_swing_below_the_correct_loop_is_named_as_such(data):
+    X, Y = data
+    result = pitfalls.no_zero_grad(X, Y, 20, 42)
+    wrong, right = result.runs
+    first_below = next(step for step in range(1, 21) if wrong.losses[step] < right.losses[step])
+    assert f"at step {first_below} it is even below the correct loop" in result.details[0]

@@ -61,7 +61,8 @@ def test_epoch_lines_share_one_format(tmp_path, capsys):
 
 BAD_ARGS = [
     ["--lr", "0"], ["--lr", "-0.1"], ["--lr", "nan"], ["--lr", "inf"], ["--lr", "fast"],
-    ["--epochs", "0"], ["--epochs", "2.5"], ["--epochs", "-3"], ["--n", "0"],
+    ["--epochs", "0"], ["--epochs", "2.5"], ["--epochs", "-3"], ["--n", "0"], ["--n", "1"],
+    ["--n", "10000001"],
     ["--seed", "-1"], ["--seed", "x"], ["--w0", "nan"], ["--bogus"],
 ]
 

@@ -125,7 +125,7 @@ def test_batch_divergence_is_caught_above_the_bound(data):
     losses = caught.value.record.epoch_losses
     assert not math.isfinite(losses[-1]) or losses[-1] > 1e6 * losses[0]
     message = str(caught.value)
-    assert f"{bound:.4g}" in message and f"step size {1.2 * bound:g}" in message
+    assert f"{bound:.4f}" in message and f"step size {1.2 * bound:g}" in message
     # The loss named is the one that tripped the check, not the one before it.
     assert caught.value.loss == losses[-1]
     assert f"loss {losses[-1]:.3g};" in message
