@@ -19,7 +19,14 @@ import torch
 
 import cli
 from data import make_data
-from model import FullDataLoss, criterion, forward, least_squares, stability_bound
+from model import (
+    FullDataLoss,
+    criterion,
+    forward,
+    least_squares,
+    samples_after,
+    stability_bound,
+)
 from train_batch import train_batch
 from train_sgd import train_sgd
 
@@ -88,7 +95,7 @@ class TargetWatch:
         self.next_check = next(self.points)
         self.loss, self.updates = self.loss_at(w, b), updates
         self.reached = self.loss <= self.target_loss
-        out_of_time = time.perf_counter() - self.started - self.check_seconds > self.budget
+        out_of_time = paused - self.started - self.check_seconds > self.budget
         self.check_seconds += time.perf_counter() - paused
         if self.reached or out_of_time:
             raise Stop
@@ -165,20 +172,13 @@ def benchmark_size(n, budget, seed, device):
         watch = TargetWatch(X, Y, TARGET * ls_loss, budget)
         runner(X, Y, batch_size, lr, watch, seed)
         seconds = watch.seconds
-        samples = full_batches_samples(n, batch_size, watch.updates)
+        samples = samples_after(n, batch_size, watch.updates)
         yield {"n": n, "method": label, "batch_size": batch_size, "lr": lr,
                "reached": watch.reached, "seconds": seconds, "samples": samples,
                "updates": watch.updates,
                "seconds_per_update": seconds / watch.updates if watch.updates else "",
                "final_loss": watch.loss, "ls_loss": ls_loss,
                "loss_over_ls": watch.loss / ls_loss}
-
-
-def full_batches_samples(n, batch_size, updates):
-    """Samples processed by `updates` steps when each epoch ends with a smaller batch."""
-    per_epoch = -(-n // batch_size)
-    epochs, rest = divmod(updates, per_epoch)
-    return epochs * n + min(rest * batch_size, n)
 
 
 # The promised ratios, measured side by side.
@@ -330,13 +330,10 @@ HEADER = (f"{'n':>10} {'method':<21} {'batch':>9} {'lr':>8} {'reached':>7} {'sec
 SMALLEST_SIZE = 100
 
 
-def benchmark_size_arg(text):
-    return cli.data_size(text, smallest=SMALLEST_SIZE)
-
-
 def main(argv=None):
     parser = cli.Parser("Time and samples to 1% of the best fit, for each method, as n grows.")
-    parser.add_argument("--sizes", type=benchmark_size_arg, nargs="+",
+    parser.add_argument("--sizes", nargs="+",
+                        type=cli.bounded_int(SMALLEST_SIZE, cli.MAX_DATA_SIZE),
                         default=[100, 1_000, 10_000, 100_000, 1_000_000],
                         help=f"data sizes n, from {SMALLEST_SIZE} to {cli.MAX_DATA_SIZE:,}")
     parser.add_argument("--large", action="store_true", help="also run n = 10,000,000")

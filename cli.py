@@ -69,18 +69,9 @@ def positive_int(text):
     return value
 
 
-# At least two points: one point lies on every line, so "the best fit" would mean nothing.
 # Ten million points already take about a gigabyte in the benchmark; far more would fail
 # deep inside torch's allocator instead of here.
 MAX_DATA_SIZE = 10_000_000
-
-
-def data_size(text, smallest=2):
-    value = _integer(text)
-    if not smallest <= value <= MAX_DATA_SIZE:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} must be a whole number from {smallest:,} to {MAX_DATA_SIZE:,}")
-    return value
 
 
 def bounded_int(smallest, largest):
@@ -93,6 +84,10 @@ def bounded_int(smallest, largest):
         return value
 
     return parse
+
+
+# At least two points: one point lies on every line, so "the best fit" would mean nothing.
+data_size = bounded_int(2, MAX_DATA_SIZE)
 
 
 def seed_int(text):

@@ -133,17 +133,19 @@ class TrainingRecord:
         return len(self.step_losses)
 
     def samples_processed(self):
-        """Gradient evaluations done by each point of `path`: 0, then after each update.
+        """Gradient evaluations done by each point of `path`: 0, then after each update."""
+        return [samples_after(self.n_samples, self.batch_size, updates)
+                for updates in range(self.updates + 1)]
 
-        Every epoch is ceil(n / batch_size) updates; the last batch may be smaller.
-        """
-        full_batches, remainder = divmod(self.n_samples, self.batch_size)
-        sizes = [self.batch_size] * full_batches + ([remainder] if remainder else [])
-        counts, seen = [0], 0
-        for step in range(self.updates):
-            seen += sizes[step % len(sizes)]
-            counts.append(seen)
-        return counts
+
+def samples_after(n, batch_size, updates):
+    """Samples processed by `updates` steps on batches of `batch_size` from n samples.
+
+    Every epoch is ceil(n / batch_size) updates; the last batch may be smaller.
+    """
+    per_epoch = -(-n // batch_size)
+    epochs, rest = divmod(updates, per_epoch)
+    return epochs * n + min(rest * batch_size, n)
 
 
 class DivergenceError(RuntimeError):

@@ -10,7 +10,7 @@ from conftest import run_script
 
 import benchmark
 from data import make_data
-from model import stability_bound
+from model import samples_after, stability_bound
 
 
 def test_closed_form_row_equals_numpy_lstsq():
@@ -41,7 +41,7 @@ def test_rows_reach_the_target_exactly_when_their_loss_is_within_one_percent():
     for row in rows.values():
         assert row["reached"] == (row["loss_over_ls"] <= benchmark.TARGET)
         if row["method"] != "closed form":
-            assert row["samples"] == benchmark.full_batches_samples(
+            assert row["samples"] == samples_after(
                 200, row["batch_size"], row["updates"])
     # Batch descent needs a few dozen steps, far inside the budget.
     assert rows["batch GD"]["reached"]
@@ -61,9 +61,9 @@ def test_mini_batch_1024_is_left_out_where_it_would_be_batch_descent():
         (label, size) for label, size, _ in benchmark.methods_for(1025)]
 
 
-def test_full_batches_samples_counts_the_short_last_batch():
+def test_samples_after_counts_the_short_last_batch():
     # n=10 in batches of 4: 4, 4, 2 per epoch.
-    assert [benchmark.full_batches_samples(10, 4, k) for k in range(7)] == [
+    assert [samples_after(10, 4, k) for k in range(7)] == [
         0, 4, 8, 10, 14, 18, 20]
 
 
