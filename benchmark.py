@@ -1,38 +1,45 @@
 """Measure the tutorial's claim: which method reaches the best fit fastest as the data grows.
 
-First it prints the cost ratios the project promises, measured side by side in this run.
-Then, for each data size n, it runs batch descent, SGD, mini-batches, a torch.optim.SGD
-loop and the closed-form least-squares solve, and records the wall-clock time and the
-samples processed until the full-data loss is within 1% of the least-squares loss.
-Run `python benchmark.py --help` for the knobs.
+For each data size n it runs batch descent, SGD, mini-batches, a torch.optim.SGD loop and
+the closed-form least-squares solve, and records the wall-clock time and the samples
+processed until the full-data loss is within 1% of the least-squares loss. Every timing is
+repeated, the methods taking turns, and a method is named fastest only when all its
+repeats beat all of every other method's, by a margin. Last, it measures the project's
+cost promises.
+Run `python benchmark.py --help` for the knobs; docs/benchmark.md is the lesson.
 """
 
 import csv
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import torch
 
 import cli
-from data import make_data
-from model import (
-    FullDataLoss,
-    criterion,
-    forward,
-    least_squares,
-    samples_after,
-    stability_bound,
-)
+from data import DEFAULTS, make_data
+from model import criterion, forward, least_squares, mse_surface, samples_after, stability_bound
 from train_batch import train_batch
 from train_sgd import train_sgd
 
 TARGET = 1.01  # reach a full-data loss within 1% of the least-squares loss
 START = (-10.0, -20.0)
-CSV_COLUMNS = ["n", "method", "batch_size", "lr", "reached", "seconds", "samples", "updates",
+# Repeats of one method further apart than this (slowest / fastest) say the machine was
+# busy: on a quiet machine they stay within a few tens of percent. Timings shorter than
+# BUSY_FLOOR seconds are left out: a tenth of a millisecond of jitter is a large share of them.
+BUSY_SPREAD = 1.5
+BUSY_FLOOR = 0.01
+# A method is named faster only if its slowest repeat beat the other's fastest by this
+# factor. Three repeats of two equally fast methods fall apart by chance one time in ten,
+# and a busy machine shifts one method against another by a few percent.
+MARGIN = 1.1
+CSV_COLUMNS = ["n", "method", "batch_size", "lr", "repeats", "reached", "repeats_reached",
+               "seconds", "seconds_min", "seconds_max", "samples", "updates",
                "seconds_per_update", "final_loss", "ls_loss", "loss_over_ls"]
 
 
@@ -61,127 +68,183 @@ def check_points():
         step += max(1, 10 ** (len(str(step)) - 2))
 
 
-class Stop(Exception):
-    """Raised from a training callback to end a run early."""
+@dataclass
+class Run:
+    """One timed run: did it reach the target, in how many seconds of training and updates,
+    and the full-data loss and (w, b) at its last check."""
+
+    reached: bool
+    seconds: float
+    updates: int
+    loss: float
+    w: float
+    b: float
 
 
-class TargetWatch:
-    """Checks the full-data loss at fixed update counts, with the clock paused meanwhile.
+def time_to_target(X, Y, batch_size, lr, target_loss, budget, seed=42, library=False,
+                   checks=None):
+    """Descend from START on batches of `batch_size` until the full-data loss is at most
+    `target_loss`, more than `budget` seconds of training are spent, or `checks` runs out.
 
-    `seconds` is training time alone: the wall time less every check's own cost.
+    The steps are train_batch's (batch_size >= n: all samples, in order) or train_sgd's
+    (smaller batches, in a fresh order each epoch drawn from a generator seeded by `seed`);
+    library=True takes Step 4 with torch.optim.SGD instead. The loss is checked after the
+    update counts in `checks` (default: check_points()), with the clock paused meanwhile.
     """
-
-    def __init__(self, X, Y, target_loss, budget):
-        self.loss_at = FullDataLoss(X, Y)
-        self.target_loss = target_loss
-        self.budget = budget
-        self.points = check_points()
-        self.next_check = next(self.points)
-        self.check_seconds = 0.0
-        self.reached = False
-        self.loss = None
-        self.updates = 0
-        self.started = time.perf_counter()
-
-    @property
-    def seconds(self):
-        return time.perf_counter() - self.started - self.check_seconds
-
-    def after_update(self, updates, w, b):
-        # updates == 0 is the start (train_batch reports it as epoch 0): nothing to check.
-        if updates < self.next_check:
-            return
-        paused = time.perf_counter()
-        self.next_check = next(self.points)
-        self.loss, self.updates = self.loss_at(w, b), updates
-        self.reached = self.loss <= self.target_loss
-        out_of_time = paused - self.started - self.check_seconds > self.budget
-        self.check_seconds += time.perf_counter() - paused
-        if self.reached or out_of_time:
-            raise Stop
-
-    def on_record(self, updates, record):
-        self.after_update(updates, *record.path[-1])
-
-
-def run_hand_written(X, Y, batch_size, lr, watch, seed):
-    """The project's own train_batch / train_sgd, stopped by the watch."""
-    epochs = 10**9  # the watch's budget or target ends the run, never the epoch count
-    try:
-        if batch_size >= len(X):
-            train_batch(X, Y, lr=lr, epochs=epochs, w0=START[0], b0=START[1],
-                        on_epoch=watch.on_record)
-        else:
-            train_sgd(X, Y, lr=lr, epochs=epochs, w0=START[0], b0=START[1], seed=seed,
-                      batch_size=batch_size, on_step=watch.on_record)
-    except Stop:
-        pass
-
-
-def run_torch_optim(X, Y, batch_size, lr, watch, seed):
-    """The library peer: the same batches, drawn the same way, stepped by torch.optim.SGD."""
+    n = len(X)
+    loss_at = mse_surface(X, Y)  # O(1) per check, whatever n is
+    checks = iter(check_points() if checks is None else checks)
+    next_check = next(checks)
     w = torch.tensor(START[0], device=X.device, requires_grad=True)
     b = torch.tensor(START[1], device=X.device, requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
+    optimizer = torch.optim.SGD([w, b], lr=lr) if library else None
     generator = torch.Generator().manual_seed(seed)
-    updates = 0
-    try:
-        while True:
-            order = torch.randperm(len(X), generator=generator)
+    updates, seconds = 0, 0.0
+    started = time.perf_counter()
+
+    while True:  # every epoch; a check ends the run
+        if batch_size < n:
+            order = torch.randperm(n, generator=generator)
             X_epoch, Y_epoch = X[order], Y[order]
-            for first in range(0, len(X), batch_size):
-                optimizer.zero_grad()
-                loss = criterion(forward(X_epoch[first:first + batch_size], w, b),
-                                 Y_epoch[first:first + batch_size])
-                loss.backward()
+        else:
+            X_epoch, Y_epoch = X, Y
+        for first in range(0, n, batch_size):
+            # Steps 1 and 2: forward pass and loss, on this batch only.
+            loss = criterion(forward(X_epoch[first:first + batch_size], w, b),
+                             Y_epoch[first:first + batch_size])
+            # Step 3: backward pass.
+            loss.backward()
+            if optimizer is None:
+                # Step 4: the tutorial's update. Step 5: zero the gradients.
+                w.data = w.data - lr * w.grad.data
+                b.data = b.data - lr * b.grad.data
+                w.grad.data.zero_()
+                b.grad.data.zero_()
+            else:
+                # Steps 4 and 5, by the library.
                 optimizer.step()
-                updates += 1
-                watch.after_update(updates, w.item(), b.item())
-    except Stop:
-        pass
+                optimizer.zero_grad()
+            updates += 1
+            if updates < next_check:
+                continue
+            # The check. Reading w and b waits for any steps still queued (on a GPU); then
+            # the clock stops, and starts again only if the run goes on.
+            w_now, b_now = w.item(), b.item()
+            seconds += time.perf_counter() - started
+            full_loss = float(loss_at([(w_now, b_now)])[0])
+            next_check = next(checks, None)
+            if full_loss <= target_loss or seconds > budget or next_check is None:
+                return Run(full_loss <= target_loss, seconds, updates, full_loss, w_now, b_now)
+            started = time.perf_counter()
 
 
 def methods_for(n):
-    """(label, batch size, runner) for every descent, at data size n.
+    """(label, batch size, library step?) for every descent, at data size n.
 
     Mini-batch 1024 is left out where n <= 1024: there it is batch descent, step for step.
     The torch.optim.SGD peer stays, on batches of min(1024, n).
     """
-    methods = [("batch GD", n, run_hand_written),
-               ("SGD", 1, run_hand_written),
-               ("mini-batch 32", min(32, n), run_hand_written)]
+    methods = [("batch GD", n, False), ("SGD", 1, False), ("mini-batch 32", min(32, n), False)]
     if n > 1024:
-        methods.append(("mini-batch 1024", 1024, run_hand_written))
-    methods.append(("torch.optim.SGD 1024", min(1024, n), run_torch_optim))
+        methods.append(("mini-batch 1024", 1024, False))
+    methods.append(("torch.optim.SGD 1024", min(1024, n), True))
     return methods
 
 
-def benchmark_size(n, budget, seed, device):
-    """All methods at one data size; yields one result row per method as it finishes."""
-    X, Y = make_data(n=n, seed=seed)
-    X, Y = X.to(device), Y.to(device)
+def closed_form_run(X, Y):
     started = time.perf_counter()
-    ls_w, ls_b, ls_loss = least_squares(X, Y)
-    closed_form_seconds = time.perf_counter() - started
-    yield {"n": n, "method": "closed form", "batch_size": n, "lr": "", "reached": True,
-           "seconds": closed_form_seconds, "samples": n, "updates": 0,
-           "seconds_per_update": "", "final_loss": ls_loss, "ls_loss": ls_loss,
-           "loss_over_ls": 1.0, "w": ls_w, "b": ls_b}
-    for label, batch_size, runner in methods_for(n):
-        lr = step_size(X, batch_size)
-        watch = TargetWatch(X, Y, TARGET * ls_loss, budget)
-        runner(X, Y, batch_size, lr, watch, seed)
-        seconds = watch.seconds
-        samples = samples_after(n, batch_size, watch.updates)
-        yield {"n": n, "method": label, "batch_size": batch_size, "lr": lr,
-               "reached": watch.reached, "seconds": seconds, "samples": samples,
-               "updates": watch.updates,
-               "seconds_per_update": seconds / watch.updates if watch.updates else "",
-               "final_loss": watch.loss, "ls_loss": ls_loss,
-               "loss_over_ls": watch.loss / ls_loss}
+    w, b, loss = least_squares(X, Y)
+    return Run(True, time.perf_counter() - started, 0, loss, w, b)
 
 
-# The promised ratios, measured side by side.
+def benchmark_size(n, budget, repeats, seed=42, device="cpu", slope=DEFAULTS["slope"],
+                   noise=DEFAULTS["noise"]):
+    """Every method at one data size, `repeats` times with the methods taking turns (so a
+    slow spell of the machine hits all of them alike). Returns one row per method."""
+    X, Y = make_data(n=n, seed=seed, slope=slope, noise=noise)
+    X, Y = X.to(device), Y.to(device)
+    ls_loss = least_squares(X, Y)[2]
+    lrs = {label: step_size(X, size) for label, size, _ in methods_for(n)}
+    runs = {"closed form": [], **{label: [] for label in lrs}}
+    for _ in range(repeats):
+        runs["closed form"].append(closed_form_run(X, Y))
+        for label, batch_size, library in methods_for(n):
+            runs[label].append(time_to_target(X, Y, batch_size, lrs[label], TARGET * ls_loss,
+                                              budget, seed, library))
+    rows = []
+    for label, batch_size, _ in [("closed form", n, None), *methods_for(n)]:
+        seconds = [run.seconds for run in runs[label]]
+        # The row shows the median repeat: with an even count, the lower of the middle two.
+        median = next(run for run in runs[label] if run.seconds == statistics.median_low(seconds))
+        rows.append({
+            "n": n, "method": label, "batch_size": batch_size, "lr": lrs.get(label, ""),
+            "repeats": repeats, "reached": median.reached,
+            "repeats_reached": sum(run.reached for run in runs[label]),
+            "seconds": median.seconds, "seconds_min": min(seconds), "seconds_max": max(seconds),
+            "samples": n if label == "closed form" else samples_after(n, batch_size,
+                                                                      median.updates),
+            "updates": median.updates,
+            "seconds_per_update": median.seconds / median.updates if median.updates else "",
+            "final_loss": median.loss, "ls_loss": ls_loss, "loss_over_ls": median.loss / ls_loss,
+            "w": median.w, "b": median.b,
+            # A repeat that missed the target counts as slower than any that reached it.
+            "times": [run.seconds if run.reached else math.inf for run in runs[label]]})
+    return rows
+
+
+# The verdicts: only what every repeat agrees on.
+
+def verdict(n, times):
+    """One line naming the fastest descent at size n, or saying it is too close to call.
+
+    times: {method: seconds of each repeat, math.inf where it missed the target}, with the
+    closed form under "closed form". The descent with the smallest median leads; it is
+    named fastest only if its slowest repeat, times MARGIN, is still below the fastest
+    repeat of every other descent. Otherwise it is too close to call between the leader
+    and every descent that comes that near it.
+    """
+    descents = {method: t for method, t in times.items() if method != "closed form"}
+    ranked = sorted(descents, key=lambda method: statistics.median(descents[method]))
+    leader = ranked[0]
+    slowest = max(descents[leader])
+    if not math.isfinite(statistics.median(descents[leader])):
+        return f"verdict at n={n:,}: no descent reached the target within the budget"
+    rivals = [method for method in ranked[1:] if min(descents[method]) <= MARGIN * slowest]
+    if rivals:
+        names = ", ".join([leader, *rivals[:-1]]) + f" and {rivals[-1]}"
+        line = f"verdict at n={n:,}: too close to call between {names}"
+    elif len(ranked) > 1:
+        line = (f"verdict at n={n:,}: fastest descent {leader}: its slowest repeat "
+                f"({slowest:.4f} s) beat the fastest of {ranked[1]} "
+                f"({min(descents[ranked[1]]):.4f} s)")
+    else:
+        line = f"verdict at n={n:,}: fastest descent {leader}, the only one"
+    if "closed form" in times:
+        closed = times["closed form"]
+        if MARGIN * max(closed) < min(min(t) for t in descents.values()):
+            line += "; the closed form beat every descent"
+        elif min(closed) > MARGIN * slowest:
+            line += f"; {leader} beat the closed form"
+        else:
+            line += f"; the closed form and {leader} too close to call"
+    return line
+
+
+def busy_warning(n, times):
+    """One line naming the methods whose repeats spread past BUSY_SPREAD, or None.
+
+    Only methods that reached the target every time in at least BUSY_FLOOR seconds count.
+    """
+    spread = {method: max(t) / min(t) for method, t in times.items()
+              if math.isfinite(max(t)) and min(t) >= BUSY_FLOOR}
+    busy = [f"{method} x{ratio:.1f}" for method, ratio in spread.items() if ratio > BUSY_SPREAD]
+    if not busy:
+        return None
+    return (f"warning: at n={n:,} a slowest repeat took over {BUSY_SPREAD:g} times the fastest "
+            f"({', '.join(busy)}): the machine may have been busy; read the verdicts, not the medians")
+
+
+# The promised costs, measured side by side.
 
 def _side_by_side(first, second, repeats):
     """Medians of two timings taken side by side: one untimed warm-up run of each, then
@@ -197,7 +260,7 @@ def _side_by_side(first, second, repeats):
 
 def _hand_sgd_steps(X, Y, steps):
     started = time.perf_counter()
-    train_sgd(X[:steps], Y[:steps], lr=1e-3, epochs=1, shuffle=False)
+    train_sgd(X[:steps], Y[:steps], lr=1e-3, epochs=1, shuffle=False, verbose=False)
     return (time.perf_counter() - started) / steps
 
 
@@ -215,17 +278,17 @@ def _optim_sgd_steps(X, Y, steps):
     return (time.perf_counter() - started) / steps
 
 
-def _sgd_epoch_per_sample(n):
+def _sgd_seconds_per_sample(n, epochs):
     X, Y = make_data(n=n)
     started = time.perf_counter()
-    train_sgd(X, Y, lr=1e-3, epochs=1)
-    return (time.perf_counter() - started) / n
+    train_sgd(X, Y, lr=1e-3, epochs=epochs, verbose=False)
+    return (time.perf_counter() - started) / (n * epochs)
 
 
 def _plain_autograd_step(X, Y, steps):
-    """train_batch's five steps, written the same way, with nothing else: no record, no
-    loss check, no callback. (Written the same way matters at large n: naming Y_pred keeps
-    last step's prediction alive into the next, which changes how memory is reused.)"""
+    """train_batch's five steps, written the same way, with nothing else: no record and no
+    print. (Written the same way matters at large n: naming Y_pred keeps last step's
+    prediction alive into the next, which changes how memory is reused.)"""
     w = torch.tensor(START[0], requires_grad=True)
     b = torch.tensor(START[1], requires_grad=True)
     started = time.perf_counter()
@@ -241,15 +304,10 @@ def _plain_autograd_step(X, Y, steps):
 
 
 def _batch_epoch(X, Y, epochs):
-    """Seconds per train_batch epoch, timed from its start callback (epoch 0, after the
-    one-off set-up of the record) to its last one: the loop alone, as a learner runs it."""
-    stamps = {}
-
-    def stamp(epoch, record):
-        stamps[epoch] = time.perf_counter()
-
-    train_batch(X, Y, lr=1e-3, epochs=epochs, on_epoch=stamp)
-    return (stamps[epochs] - stamps[0]) / epochs
+    """Seconds per epoch of train_batch, as a learner runs it (without the prints)."""
+    started = time.perf_counter()
+    train_batch(X, Y, lr=1e-3, epochs=epochs, verbose=False)
+    return (time.perf_counter() - started) / epochs
 
 
 def _process_seconds(command):
@@ -269,12 +327,15 @@ def promised_ratios(repeats, quick):
     yield ("hand-written SGD step / torch.optim.SGD step", f"{hand * 1e6:.1f} us",
            f"{optim * 1e6:.1f} us", hand / optim, "at most 1", hand / optim <= 1)
 
-    small, large = (500, 5_000) if quick else (1_000, 20_000)
-    per_large, per_small = _side_by_side(lambda: _sgd_epoch_per_sample(large),
-                                         lambda: _sgd_epoch_per_sample(small), repeats)
-    yield (f"SGD epoch cost per sample, n={large:,} / n={small:,}", f"{per_large * 1e6:.1f} us",
-           f"{per_small * 1e6:.1f} us", per_large / per_small, "between 0.8 and 1.25 (linear in n)",
-           0.8 <= per_large / per_small <= 1.25)
+    # The same samples on both sides (one epoch of the large data, as many of the small as
+    # add up to it), so both take as long and a slow spell of the machine hits them alike.
+    small, large = (200, 2_000) if quick else (1_000, 10_000)
+    epochs = large // small
+    per_large, per_small = _side_by_side(lambda: _sgd_seconds_per_sample(large, 1),
+                                         lambda: _sgd_seconds_per_sample(small, epochs), repeats)
+    yield (f"SGD cost per sample, 1 epoch of n={large:,} / {epochs} epochs of n={small:,}",
+           f"{per_large * 1e6:.1f} us", f"{per_small * 1e6:.1f} us", per_large / per_small,
+           "between 0.8 and 1.25 (linear in n)", 0.8 <= per_large / per_small <= 1.25)
 
     big = 100_000 if quick else 1_000_000
     X, Y = make_data(n=big)
@@ -296,6 +357,8 @@ def promised_ratios(repeats, quick):
            with_compare / bare <= 1.5)
 
 
+# The table, the CSV.
+
 def write_csv(path, rows):
     def write(temporary):
         with open(temporary, "w", newline="") as handle:
@@ -312,18 +375,27 @@ def ratio_text(ratio):
 
 
 def format_row(row):
-    reached = "yes" if row["reached"] else "NO"
+    if row["repeats_reached"] == row["repeats"]:
+        reached = "yes"
+    elif row["repeats_reached"] == 0:
+        reached = "NO"
+    else:
+        reached = f"{row['repeats_reached']}/{row['repeats']}"
     lr = f"{row['lr']:.3g}" if row["lr"] != "" else "-"
+    spread = f"{row['seconds_min']:.4f}-{row['seconds_max']:.4f}"
     per_update = (f"{row['seconds_per_update'] * 1e6:9.1f}" if row["seconds_per_update"] != ""
                   else f"{'-':>9}")
     return (f"{row['n']:>10,} {row['method']:<21} {row['batch_size']:>9,} {lr:>8} {reached:>7} "
-            f"{row['seconds']:>9.4f} {row['samples']:>12,} {per_update} "
+            f"{row['seconds']:>9.4f} {spread:>15} {row['samples']:>12,} {per_update} "
             f"{ratio_text(row['loss_over_ls']):>9}")
 
 
 HEADER = (f"{'n':>10} {'method':<21} {'batch':>9} {'lr':>8} {'reached':>7} {'seconds':>9} "
-          f"{'samples':>12} {'us/update':>9} {'loss/LS':>9}")
+          f"{'min-max':>15} {'samples':>12} {'us/update':>9} {'loss/LS':>9}")
 
+
+TEST_ARGS = ["--sizes", "100", "--budget", "0.05", "--repeats", "1",
+             "--skip-ratios"]  # the fast setting the smoke tests run
 
 # Below this the least-squares loss of a handful of points is near zero (two points fit
 # exactly), so "within 1% of it" is not a target any descent can measurably reach.
@@ -338,21 +410,67 @@ def main(argv=None):
                         help=f"data sizes n, from {SMALLEST_SIZE} to {cli.MAX_DATA_SIZE:,}")
     parser.add_argument("--large", action="store_true", help="also run n = 10,000,000")
     parser.add_argument("--budget", type=cli.positive_float, default=4.0,
-                        help="seconds of training each method may spend per data size")
+                        help="seconds of training each run may spend")
     parser.add_argument("--repeats", type=cli.positive_int, default=3,
-                        help="repeats of each side-by-side ratio measurement (median kept)")
+                        help="timed runs of every method (and of each cost ratio); the median "
+                             "is shown, the spread decides the verdicts")
     parser.add_argument("--skip-ratios", action="store_true",
-                        help="skip the first section, the promised cost ratios")
+                        help="skip the last section, the promised cost ratios")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="where the data and parameters live")
-    cli.add_output_args(parser, seed=True)
+    parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=1,
+                        help="threads torch may use for one operation; 1 keeps the "
+                             "verdicts steady when another program is busy")
+    parser.add_argument("--slope", type=cli.finite_float, default=DEFAULTS["slope"],
+                        help="true slope of the line")
+    # Without noise the best loss is 0 and "within 1% of it" is never reached.
+    parser.add_argument("--noise", type=cli.positive_float, default=DEFAULTS["noise"],
+                        help="standard deviation of the Gaussian noise")
+    parser.add_argument("--seed", type=cli.seed_int, default=DEFAULTS["seed"],
+                        help="seed of the data's noise and of the samples' order")
+    cli.add_output_args(parser)
     args, out_dir = cli.parse_args(parser, argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available here (use --device cpu)")
     sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
+    # One thread by default: then every method runs on one core, and another program busy
+    # on the other core slows them alike. With two threads on two cores, the big tensors'
+    # operations wait for the thread that shares its core, and the verdicts can flip.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        run(args, sizes, out_dir)
+    finally:
+        torch.set_num_threads(threads)
 
+
+def run(args, sizes, out_dir):
+    """The benchmark itself, for main(), once the arguments are checked."""
+    data = dict(seed=args.seed, device=args.device, slope=args.slope, noise=args.noise)
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, device {args.device}", flush=True)
+          f"{torch.get_num_threads()} thread{'' if args.threads == 1 else 's'} per operation, "
+          f"device {args.device}", flush=True)
+    print(f"data: y = {args.slope:g}*x + N(0, {args.noise:g}^2) noise, seed {args.seed}, "
+          "n points on [-5, 5) for each n below", flush=True)
+    print(f"\ntime to a full-data loss within 1% of least squares: median of {args.repeats} "
+          f"repeat{'' if args.repeats == 1 else 's'}, the methods taking turns (budget "
+          f"{args.budget:g} s per run; seconds exclude the loss checks):", flush=True)
+    print(HEADER, flush=True)
+    # One untimed round on small data first: the first call of each code path pays one-off
+    # costs (library start-up, first allocations) that belong to no method.
+    benchmark_size(SMALLEST_SIZE, 0.05, 1, **data)
+    rows = []
+    for n in sizes:
+        size_rows = benchmark_size(n, args.budget, args.repeats, **data)
+        for row in size_rows:
+            print(format_row(row), flush=True)
+        times = {row["method"]: row["times"] for row in size_rows}
+        print(f"{'':>10} {verdict(n, times)}", flush=True)
+        warning = busy_warning(n, times)
+        if warning:
+            print(f"{'':>10} {warning}", flush=True)
+        rows += size_rows
+
     if not args.skip_ratios:
         print("\nthe project's cost promises, each a ratio of two timings measured side by "
               f"side (median of {args.repeats}):", flush=True)
@@ -361,33 +479,11 @@ def main(argv=None):
             print(f"  {claim}: {first} / {second} = {ratio:.2f}; promised {promise}: "
                   f"{'met' if met else 'NOT MET'}", flush=True)
 
-    print(f"\ntime to a full-data loss within 1% of least squares (budget "
-          f"{args.budget:g} s per run; seconds exclude the loss checks):", flush=True)
-    print(HEADER, flush=True)
-    # One untimed round on small data first: the first call of each code path pays one-off
-    # costs (library start-up, first allocations) that belong to no method.
-    for _ in benchmark_size(100, 0.05, args.seed, args.device):
-        pass
-    rows = []
-    for n in sizes:
-        for row in benchmark_size(n, args.budget, args.seed, args.device):
-            rows.append(row)
-            print(format_row(row), flush=True)
-        descents = sorted((row for row in rows if row["n"] == n and row["reached"]
-                           and row["method"] != "closed form"), key=lambda row: row["seconds"])
-        if descents:
-            runner_up = (f"; next {descents[1]['method']} ({descents[1]['seconds']:.4f} s)"
-                         if len(descents) > 1 else "")
-            print(f"{'':>10} fastest descent at n={n:,}: {descents[0]['method']} "
-                  f"({descents[0]['seconds']:.4f} s){runner_up}", flush=True)
-        else:
-            print(f"{'':>10} no descent reached the target at n={n:,}", flush=True)
-
-    import plots  # only now: matplotlib's backend has been chosen
+    from plots import benchmark as plots  # only now: matplotlib's backend has been chosen
 
     csv_path = os.path.join(out_dir, "benchmark.csv")
     write_csv(csv_path, rows)
-    print(f"wrote {csv_path}")
+    print(f"wrote {os.path.abspath(csv_path)}")
     methods = ["closed form", *(label for label, _, _ in methods_for(cli.MAX_DATA_SIZE))]
     figures = {"benchmark.png": plots.plot_time_to_target(rows, args.budget, methods)}
     cli.save_figures(out_dir, figures)

@@ -97,6 +97,44 @@ def seed_int(text):
     return value
 
 
+def add_data_args(parser):
+    """Where the data comes from: the tutorial's line (--n, --slope, --noise, --seed) or a
+    CSV file of one's own (--data). Read them with load_data."""
+    parser.add_argument("--n", type=data_size, default=None,
+                        help="number of data points on [-5, 5) (default: 100)")
+    parser.add_argument("--slope", type=finite_float, default=None,
+                        help="true slope of the line (default: -5)")
+    parser.add_argument("--noise", type=nonnegative_float, default=None,
+                        help="standard deviation of the Gaussian noise (default: 0.4)")
+    parser.add_argument("--seed", type=seed_int, default=None,
+                        help="seed of the data's noise (default: 42)")
+    parser.add_argument("--data", metavar="FILE.csv", default=None,
+                        help="train on this CSV instead: a header row naming columns x and y")
+
+
+def load_data(parser, args):
+    """X, Y and a few words saying what they are, from the options of add_data_args.
+
+    A file that cannot be used is refused in one line with exit status 2.
+    """
+    from data import DEFAULTS, make_data, read_csv
+
+    made = {name: getattr(args, name) for name in DEFAULTS}
+    if args.data is not None:
+        given = [f"--{name}" for name, value in made.items() if value is not None]
+        if given:
+            parser.error(f"{', '.join(given)}: for generated data, not with --data")
+        try:
+            X, Y = read_csv(args.data)
+        except ValueError as error:
+            parser.error(f"--data {args.data}: {error}")
+        return X, Y, f"{len(X)} points from {args.data}"
+    made = {name: DEFAULTS[name] if value is None else value for name, value in made.items()}
+    X, Y = make_data(**made)
+    return X, Y, (f"n={made['n']} points of y = {made['slope']:g}*x + N(0, {made['noise']:g}^2) "
+                  f"noise, seed {made['seed']}")
+
+
 def add_training_args(parser, lr, epochs):
     """The knobs every training script shares, with the script's own defaults."""
     parser.add_argument("--lr", type=positive_float, default=lr, help="step size")
@@ -104,9 +142,8 @@ def add_training_args(parser, lr, epochs):
                         help="passes over the data")
     parser.add_argument("--w0", type=finite_float, default=-10.0, help="starting slope w")
     parser.add_argument("--b0", type=finite_float, default=-20.0, help="starting intercept b")
-    parser.add_argument("--n", type=data_size, default=100,
-                        help="number of data points on [-5, 5)")
-    add_output_args(parser, seed=True)
+    add_data_args(parser)
+    add_output_args(parser)
 
 
 def add_side_by_side_args(parser):
@@ -117,16 +154,37 @@ def add_side_by_side_args(parser):
                         help="step size of batch gradient descent")
     parser.add_argument("--sgd-lr", type=positive_float, default=0.01,
                         help="step size of SGD (batch size 1)")
-    parser.add_argument("--n", type=data_size, default=100,
-                        help="number of data points on [-5, 5)")
     parser.add_argument("--order-seed", type=seed_int, default=42,
                         help="seed of the per-epoch shuffling (SGD and mini-batches)")
+    add_data_args(parser)
+    add_output_args(parser)
 
 
-def add_output_args(parser, seed):
+def exit_if_diverged(parser, history, updates_per_epoch, lr, bound, rule, label=""):
+    """End the run with one line and exit status 1 if it diverged; no figure is written."""
+    from descent import divergence_report
+
+    report = divergence_report(history, updates_per_epoch, lr, bound, rule)
+    if report is not None:
+        parser.exit(1, f"{parser.prog}: error: {label}{report}\n")
+
+
+def print_summary(X, Y, history):
+    """Print the least-squares fit, then the run's final line: (w, b) and the loss there."""
+    from model import final_loss, least_squares
+
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
+    print(f"final: w={history.w:+.6f} b={history.b:+.6f} loss={final_loss(X, Y, history):.6f} "
+          f"({history.updates} update{'' if history.updates == 1 else 's'})")
+
+
+def add_output_args(parser, seed=False):
+    """--out and --show; with seed=True also --seed, for scripts that make their own data."""
     if seed:
         parser.add_argument("--seed", type=seed_int, default=42, help="seed of the data's noise")
-    parser.add_argument("--out", default="figures", help="folder the figures are written to")
+    parser.add_argument("--out", default="figures",
+                        help="folder the figures are written to (created if missing)")
     parser.add_argument("--show", action="store_true",
                         help="also open the figures in a window (needs a display)")
 
@@ -150,21 +208,25 @@ def parse_args(parser, argv):
 
 
 def prepare_out_dir(parser, out):
-    """Create the output folder and check it takes files, before any work is done."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        parser.error(f"--out {out!r} is a file, not a folder")
-    try:
-        os.makedirs(out, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
-            pass
-    except OSError as error:
-        parser.error(f"cannot write figures to --out {out!r}: {error.strerror or error}")
+    """Check, before any work, that the output folder can take files; create nothing yet.
+
+    The folder (or, if it does not exist, the nearest folder above it that does) must be a
+    writable folder. save_figures creates it when there is something to write.
+    """
+    existing = os.path.abspath(out)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        parser.error(f"--out {out!r}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"cannot write figures to --out {out!r}: {existing} is not writable")
     return out
 
 
 def write_atomically(path, write):
     """Call write(temporary_path) beside `path`, then rename: a failed write leaves no half file."""
     directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
     suffix = os.path.splitext(path)[1]
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=suffix)
     os.close(handle)
@@ -185,11 +247,12 @@ def save_figure(figure, path):
 
 
 def save_figures(out_dir, figures):
-    """Save each named figure into out_dir and say where."""
+    """Save each named figure into out_dir (created if missing) and say where."""
+    os.makedirs(out_dir, exist_ok=True)
     for name, figure in figures.items():
         path = os.path.join(out_dir, name)
         save_figure(figure, path)
-        print(f"wrote {path}")
+        print(f"wrote {os.path.abspath(path)}")
 
 
 def show_figures(figures, show):

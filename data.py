@@ -1,15 +1,21 @@
-"""The tutorial's data: a noisy line y = slope * x + noise.
+"""The tutorial's data: a noisy line y = slope * x + noise. Or a CSV file of your own.
 
 Importing this module only defines things; `python data.py` draws the data figure.
 """
 
+import csv
+import math
+import os
 
 import torch
 
 import cli
 
+# The tutorial's data: 100 points, y = -5x + N(0, 0.4^2) noise.
+DEFAULTS = {"n": 100, "slope": -5.0, "noise": 0.4, "seed": 42}
 
-def make_data(n=100, seed=42, slope=-5.0, noise_std=0.4):
+
+def make_data(n=100, seed=42, slope=-5.0, noise=0.4):
     """Return X, Y of shape (n, 1), float32.
 
     X holds n evenly spaced points on [-5, 5): for n=100 that is -5.0, -4.9, ..., 4.9,
@@ -23,27 +29,84 @@ def make_data(n=100, seed=42, slope=-5.0, noise_std=0.4):
     x = -5.0 + 10.0 * torch.arange(n, dtype=torch.float64) / n
     X = x.to(torch.float32).reshape(n, 1)
     generator = torch.Generator().manual_seed(seed)
-    noise = noise_std * torch.randn(X.shape, generator=generator)
-    Y = slope * X + noise
+    Y = slope * X + noise * torch.randn(X.shape, generator=generator)
     return X, Y
+
+
+def read_csv(path):
+    """X, Y of shape (n, 1), float32, from the columns named x and y of a CSV file.
+
+    Other columns are ignored. Raises ValueError, with a one-line reason, for a file that
+    cannot be read, has no x or y column, holds a value that is not a finite number, or has
+    fewer than 2 rows.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(getattr(error, "strerror", None) or str(error)) from None
+    if not rows:
+        raise ValueError("the file is empty")
+    header = [name.strip() for name in rows[0]]
+    missing = [name for name in ("x", "y") if name not in header]
+    if missing:
+        raise ValueError(f"no column named {' or '.join(missing)} in the header row "
+                         f"({', '.join(header) or 'empty'})")
+    columns = [header.index("x"), header.index("y")]
+    values = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
+        pair = []
+        for name, column in zip("xy", columns, strict=True):
+            cell = row[column].strip() if column < len(row) else ""
+            try:
+                value = float(cell)
+            except ValueError:
+                raise ValueError(f"line {line}: {name} = {cell!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"line {line}: {name} = {cell!r} is not a finite number")
+            pair.append(value)
+        values.append(pair)
+    if len(values) < 2:
+        raise ValueError(f"{len(values)} data row{'' if len(values) == 1 else 's'}; "
+                         "a line needs at least 2")
+    data = torch.tensor(values, dtype=torch.float32)
+    if not torch.isfinite(data).all():
+        raise ValueError("a value is too large for float32")
+    return data[:, :1].clone(), data[:, 1:].clone()
+
+
+def write_csv(path, X, Y):
+    """Write X, Y as a CSV with columns x and y, the format --data reads."""
+    def write(temporary):
+        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["x", "y"])
+            # repr-exact float32 values: reading the file back gives the same tensors.
+            writer.writerows(zip(X.reshape(-1).tolist(), Y.reshape(-1).tolist(), strict=True))
+
+    cli.write_atomically(path, write)
 
 
 def main(argv=None):
     parser = cli.Parser("Draw the tutorial's data: y = slope*x + Gaussian noise.")
-    parser.add_argument("--n", type=cli.data_size, default=100, help="number of points")
-    parser.add_argument("--slope", type=cli.finite_float, default=-5.0, help="true slope")
-    parser.add_argument("--noise", type=cli.nonnegative_float, default=0.4,
-                        help="standard deviation of the Gaussian noise")
-    cli.add_output_args(parser, seed=True)
+    cli.add_data_args(parser)
+    parser.add_argument("--csv", metavar="FILE.csv",
+                        help="also write the data to this CSV file (columns x, y), "
+                             "to edit and train on with --data")
+    cli.add_output_args(parser)
     args, out_dir = cli.parse_args(parser, argv)
+    X, Y, source = cli.load_data(parser, args)
+    print(f"data: {source}; x in [{X.min().item():g}, {X.max().item():g}]")
+    if args.csv:
+        write_csv(args.csv, X, Y)
+        print(f"wrote {os.path.abspath(args.csv)}")
 
-    X, Y = make_data(args.n, args.seed, args.slope, args.noise)
-    print(f"data: n={args.n} x in [{X.min().item():.1f}, {X.max().item():.1f}] "
-          f"y = {args.slope:g}*x + N(0, {args.noise:g}^2) noise, seed={args.seed}")
+    from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    import plots  # only now: matplotlib's backend has been chosen
-
-    figures = {"data.png": plots.plot_data(X, Y, args.slope)}
+    slope = None if args.data else (DEFAULTS["slope"] if args.slope is None else args.slope)
+    figures = {"data.png": tutorial.plot_data(X, Y, slope)}
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
 

@@ -1,15 +1,12 @@
-"""The model w*x + b, its loss, the best fit any descent can reach, and the record of a run.
+"""The model w*x + b, its loss, and the facts about the loss that every lesson uses.
 
 Importing this module only defines things.
 """
 
-import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
-
-# A run whose loss grows past this many times its starting loss has left the basin for good.
-DIVERGENCE_FACTOR = 1e6
 
 
 def forward(x, w, b):
@@ -20,6 +17,32 @@ def forward(x, w, b):
 def criterion(y_pred, y):
     """Mean squared error."""
     return torch.mean((y_pred - y) ** 2)
+
+
+@dataclass
+class History:
+    """What a training run recorded, in the tutorial's terms.
+
+    epoch_losses: the full-data loss at the start of each epoch (the tutorial's loss_BGD).
+    step_losses:  each update's own loss, on the samples it used, before the update.
+    path:         (w, b) at the start and after every update.
+    """
+
+    epoch_losses: list = field(default_factory=list)
+    step_losses: list = field(default_factory=list)
+    path: list = field(default_factory=list)
+
+    @property
+    def w(self):
+        return self.path[-1][0]
+
+    @property
+    def b(self):
+        return self.path[-1][1]
+
+    @property
+    def updates(self):
+        return len(self.path) - 1
 
 
 def least_squares(X, Y):
@@ -33,22 +56,61 @@ def least_squares(X, Y):
     return w, b, loss
 
 
-def hessian_max_eigenvalue(mean_x2, mean_x):
-    """Largest eigenvalue of the MSE Hessian 2 * [[mean x^2, mean x], [mean x, 1]].
+def mse_surface(X, Y):
+    """A function giving the full-data MSE at every (w, b) of a path, as a float64 array.
 
-    The loss is quadratic in (w, b), so this Hessian is the same everywhere; a gradient
-    step with step size lr is stable only if lr < 2 / (this eigenvalue).
+    The MSE is a quadratic in (w, b):
+        mean((w x + b - y)^2) = w^2 <x^2> + 2wb <x> + b^2 - 2w <xy> - 2b <y> + <y^2>,
+    so five averages of the data, taken once, give it anywhere without another pass.
     """
-    half_trace = (mean_x2 + 1.0) / 2.0
-    return 2.0 * (half_trace + math.sqrt(((mean_x2 - 1.0) / 2.0) ** 2 + mean_x**2))
+    x = X.reshape(-1).double()
+    y = Y.reshape(-1).double()
+    xx, mx, xy, my, yy = torch.stack([(x * x).mean(), x.mean(), (x * y).mean(), y.mean(),
+                                      (y * y).mean()]).tolist()
+
+    def loss_at(path):
+        points = np.asarray(path, dtype=np.float64).reshape(-1, 2)
+        w, b = points[:, 0], points[:, 1]
+        loss = w * w * xx + 2 * w * b * mx + b * b - 2 * w * xy - 2 * b * my + yy
+        # Rounding can push a loss at the exact minimum a hair below zero.
+        return np.maximum(loss, 0.0)
+
+    return loss_at
+
+
+def full_loss_along(X, Y, path):
+    """The full-data MSE at every (w, b) of a path, as a float64 array."""
+    return mse_surface(X, Y)(path)
+
+
+def final_loss(X, Y, history):
+    """The full-data loss at a run's last (w, b): the tutorial's list stops at the loss the
+    last step started from."""
+    return float(full_loss_along(X, Y, [history.path[-1]])[0])
+
+
+def hessian(X):
+    """The MSE's Hessian over (w, b), 2 * [[mean x^2, mean x], [mean x, 1]], in float64.
+
+    The loss is quadratic in (w, b), so this is its curvature everywhere.
+    """
+    x = X.reshape(-1).double()
+    return 2 * torch.stack([torch.stack([(x * x).mean(), x.mean()]),
+                            torch.stack([x.mean(), torch.ones((), dtype=x.dtype)])])
+
+
+def hessian_eigenvalues(X):
+    """The MSE's curvatures, largest (the steepest direction, mostly along w) first."""
+    return torch.linalg.eigvalsh(hessian(X)).flip(0).tolist()
 
 
 def stability_bound(X, batch_size=None):
-    """The largest stable step size for descent on batches of `batch_size` samples.
+    """The largest stable step size of plain descent on batches of `batch_size` samples.
 
-    batch_size=None (or n) is batch descent: 2 / lambda_max of the full-data Hessian.
-    batch_size=1 is per-sample descent: every sample's Hessian 2*[[x^2, x], [x, 1]] has
-    largest eigenvalue 2*(1 + x^2), so the bound is 1 / (1 + max x^2).
+    The MSE's Hessian on a batch is 2 * [[mean x^2, mean x], [mean x, 1]], the same at every
+    (w, b); a step is stable only if lr < 2 / (its largest eigenvalue).
+    batch_size=None (or n) is batch descent, on the full-data Hessian.
+    batch_size=1 is per-sample descent: 2 / (2 * (1 + x^2)) at the sample with the largest x^2.
     In between we take the worst batch that can be drawn. For a direction v = (v1, v2) the
     batch with the largest curvature v^T H v holds the samples with the largest
     (v1*x + v2)^2, a parabola in x, so it is always some of the smallest x together with the
@@ -62,80 +124,11 @@ def stability_bound(X, batch_size=None):
     sum_x = torch.cat([zero, torch.cumsum(x, 0)])
     sum_x2 = torch.cat([zero, torch.cumsum(x * x, 0)])
     j = torch.arange(size + 1)
-    low = sum_x[j], sum_x2[j]
-    high = sum_x[n] - sum_x[n - (size - j)], sum_x2[n] - sum_x2[n - (size - j)]
-    mean_x = (low[0] + high[0]) / size
-    mean_x2 = (low[1] + high[1]) / size
-    # Same formula as hessian_max_eigenvalue, on all splits at once.
-    lam = (mean_x2 + 1.0) + torch.sqrt((mean_x2 - 1.0) ** 2 + 4.0 * mean_x**2)
-    return 2.0 / lam.max().item()
-
-
-class FullDataLoss:
-    """The full-data MSE at any (w, b) in O(1), from five moments of the data.
-
-    The MSE is a quadratic in (w, b):
-        mean((w x + b - y)^2) = w^2 <x^2> + 2wb <x> + b^2 - 2w <xy> - 2b <y> + <y^2>,
-    so one pass over the data (in float64) gives its value anywhere. Recording the loss
-    after every epoch then costs nothing next to the training step itself.
-    """
-
-    def __init__(self, X, Y):
-        x = X.reshape(-1).double()
-        y = Y.reshape(-1).double()
-        moments = torch.stack([(x * x).mean(), x.mean(), (x * y).mean(), y.mean(), (y * y).mean()])
-        self.xx, self.x, self.xy, self.y, self.yy = moments.tolist()
-
-    def __call__(self, w, b):
-        loss = (w * w * self.xx + 2 * w * b * self.x + b * b
-                - 2 * w * self.xy - 2 * b * self.y + self.yy)
-        # Rounding can push a loss at the exact minimum a hair below zero.
-        return max(loss, 0.0)
-
-    def along(self, path):
-        """The loss at every (w, b) of a path (or any sequence of points)."""
-        return [self(float(w), float(b)) for w, b in path]
-
-
-def full_loss_along(X, Y, path):
-    """The full-data MSE at every (w, b) of a path."""
-    return FullDataLoss(X, Y).along(path)
-
-
-@dataclass
-class TrainingRecord:
-    """What a run did. Tests and plots read these.
-
-    epoch_losses: full-data MSE at the start and after each epoch (epochs + 1 floats).
-    step_losses:  one per update, that update's own batch loss, before the update.
-    path:         (w, b) at the start and after every update (updates + 1 pairs).
-    """
-
-    method: str
-    lr: float
-    batch_size: int
-    n_samples: int
-    epoch_losses: list = field(default_factory=list)
-    step_losses: list = field(default_factory=list)
-    path: list = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def w(self):
-        return self.path[-1][0]
-
-    @property
-    def b(self):
-        return self.path[-1][1]
-
-    @property
-    def updates(self):
-        return len(self.step_losses)
-
-    def samples_processed(self):
-        """Gradient evaluations done by each point of `path`: 0, then after each update."""
-        return [samples_after(self.n_samples, self.batch_size, updates)
-                for updates in range(self.updates + 1)]
+    mean_x = (sum_x[j] + sum_x[n] - sum_x[n - (size - j)]) / size
+    mean_x2 = (sum_x2[j] + sum_x2[n] - sum_x2[n - (size - j)]) / size
+    # The larger eigenvalue of 2 * [[a, c], [c, 1]] is (a + 1) + sqrt((a - 1)^2 + 4c^2).
+    largest = (mean_x2 + 1.0) + torch.sqrt((mean_x2 - 1.0) ** 2 + 4.0 * mean_x**2)
+    return 2.0 / largest.max().item()
 
 
 def samples_after(n, batch_size, updates):
@@ -146,46 +139,3 @@ def samples_after(n, batch_size, updates):
     per_epoch = -(-n // batch_size)
     epochs, rest = divmod(updates, per_epoch)
     return epochs * n + min(rest * batch_size, n)
-
-
-class DivergenceError(RuntimeError):
-    """The loss left every bound. `loss` is the value that tripped the check."""
-
-    def __init__(self, record, bound, where, loss):
-        self.record = record
-        self.bound = bound
-        self.loss = loss
-        if record.lr >= bound:
-            cause = (f"step size {record.lr:g} is above the stability bound {bound:.4f} for "
-                     f"batches of {record.batch_size}; try a step size below {bound:.4f}")
-        else:
-            # Inside the bound descent cannot grow the loss: the numbers themselves overflowed.
-            cause = (f"step size {record.lr:g} is inside the stability bound {bound:.4f}, so "
-                     f"the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
-        super().__init__(f"diverged at {where}: loss {loss:.3g}; {cause}")
-
-
-def has_diverged(loss, start_loss):
-    """True when a loss is not finite, or has grown far past where the run started."""
-    return not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(start_loss, 1e-12)
-
-
-def progress_line(label, loss, w, b):
-    """The one progress format every script prints."""
-    return f"{label}: loss={loss:.6f} w={w:+.6f} b={b:+.6f}"
-
-
-def print_epoch(epoch, record):
-    """Print the progress line of an epoch: its full-data loss and where (w, b) ended."""
-    w, b = record.path[-1]
-    print(progress_line(f"epoch {epoch:3d}", record.epoch_losses[-1], w, b))
-
-
-def summary_lines(record, reference):
-    """The least-squares reference (w, b, loss), then the `final` line with the run's values."""
-    ls_w, ls_b, ls_loss = reference
-    return [
-        f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}",
-        f"final: w={record.w:+.6f} b={record.b:+.6f} loss={record.epoch_losses[-1]:.6f} "
-        f"({record.updates} updates, {record.seconds:.3f} s)",
-    ]

@@ -2,11 +2,13 @@
 
 Every pitfall runs on the tutorial's data from the tutorial's start (w = -10, b = -20) and
 prints what you see, why, and the one-line fix. `python pitfalls.py --list` names them;
-`--only NAME` runs one. Run `python pitfalls.py --help` for the knobs.
+`--only NAME` runs one. Run `python pitfalls.py --help` for the knobs; docs/pitfalls.md is
+the lesson.
 """
 
 import argparse
 import math
+import traceback
 import warnings
 from dataclasses import dataclass, field
 
@@ -14,81 +16,91 @@ import torch
 
 import cli
 from data import make_data
-from model import criterion, forward, has_diverged, stability_bound
+from descent import has_diverged
+from model import criterion, forward, stability_bound
 
 START = (-10.0, -20.0)
 LR = 0.1  # the tutorial's batch step size
 SUMMED_LR = 0.001  # inside the summed loss's bound at n = 100, far outside at n = 10,000
+BIG_LR = 0.5  # past the tutorial data's bound, 0.12
+UNTIL_NAN = 200  # steps the lr-too-big run may take to reach NaN
 
 
-# The correct step, as the tutorial writes it, and the wrong ones. Each takes the
+# The correct step, as the tutorial writes it, and the wrong ones beside it. Each takes the
 # parameters and returns them, so that a step which rebinds w can hand back its new w.
 
 def correct_step(w, b, X, Y, lr):
-    # Step 1: forward; Step 2: loss; Step 3: gradients.
-    loss = criterion(forward(X, w, b), Y)
+    # Step 1: forward pass: predict every sample.
+    Y_pred = forward(X, w, b)
+    # Step 2: the loss, averaged over all samples.
+    loss = criterion(Y_pred, Y)
+    # Step 3: backward pass: autograd fills w.grad and b.grad.
     loss.backward()
-    # Step 4: the hand update; Step 5: zero the gradients.
+    # Step 4: the update: one step of size lr against the gradient.
     w.data = w.data - lr * w.grad.data
     b.data = b.data - lr * b.grad.data
+    # Step 5: zero the gradients, or the next backward() adds to them.
     w.grad.data.zero_()
     b.grad.data.zero_()
     return w, b
 
 
 def step_without_zeroing(w, b, X, Y, lr):
-    loss = criterion(forward(X, w, b), Y)
-    loss.backward()
-    w.data = w.data - lr * w.grad.data
+    loss = criterion(forward(X, w, b), Y)  # Steps 1 and 2
+    loss.backward()  # Step 3
+    w.data = w.data - lr * w.grad.data  # Step 4
     b.data = b.data - lr * b.grad.data
     # Step 5 forgotten: the next backward() adds its gradient to this one.
     return w, b
 
 
 def step_rebinding(w, b, X, Y, lr):
-    loss = criterion(forward(X, w, b), Y)
-    loss.backward()
-    # The mistake: a new tensor named w, computed by autograd from the old one.
+    loss = criterion(forward(X, w, b), Y)  # Steps 1 and 2
+    loss.backward()  # Step 3
+    # Step 4, wrong: a new tensor named w, computed by autograd from the old one.
     w = w - lr * w.grad
     b = b - lr * b.grad
-    w.grad.data.zero_()
+    w.grad.data.zero_()  # Step 5
     b.grad.data.zero_()
     return w, b
 
 
 def step_in_place_with_grad(w, b, X, Y, lr):
-    loss = criterion(forward(X, w, b), Y)
-    loss.backward()
-    # The mistake: an in-place change of a leaf that autograd is tracking.
+    loss = criterion(forward(X, w, b), Y)  # Steps 1 and 2
+    loss.backward()  # Step 3
+    # Step 4, wrong: an in-place change of a leaf that autograd is tracking.
     w -= lr * w.grad
     b -= lr * b.grad
-    w.grad.zero_()
+    w.grad.zero_()  # Step 5
     b.grad.zero_()
     return w, b
 
 
 def step_no_grad(w, b, X, Y, lr):
-    loss = criterion(forward(X, w, b), Y)
-    loss.backward()
-    # The form PyTorch's documentation recommends: an in-place update autograd is told of.
+    loss = criterion(forward(X, w, b), Y)  # Steps 1 and 2
+    loss.backward()  # Step 3
+    # Step 4 as PyTorch's documentation writes it: an in-place update autograd is told of.
     with torch.no_grad():
         w -= lr * w.grad
         b -= lr * b.grad
-    w.grad.zero_()
+    w.grad.zero_()  # Step 5
     b.grad.zero_()
     return w, b
 
 
 def step_summed_loss(w, b, X, Y, lr):
-    # The mistake: the summed squared error, n times the mean, so n times the gradient.
-    loss = torch.sum((forward(X, w, b) - Y) ** 2)
-    loss.backward()
-    w.data = w.data - lr * w.grad.data
+    Y_pred = forward(X, w, b)  # Step 1
+    # Step 2, wrong: the summed squared error, n times the mean, so n times the gradient.
+    loss = torch.sum((Y_pred - Y) ** 2)
+    loss.backward()  # Step 3
+    w.data = w.data - lr * w.grad.data  # Step 4
     b.data = b.data - lr * b.grad.data
-    w.grad.data.zero_()
+    w.grad.data.zero_()  # Step 5
     b.grad.data.zero_()
     return w, b
 
+
+# Running a step over and over, and recording what happened.
 
 @dataclass
 class Run:
@@ -96,7 +108,6 @@ class Run:
     gradient left in w.grad and b.grad after each step, and how it ended."""
 
     label: str
-    lr: float
     losses: list = field(default_factory=list)
     path: list = field(default_factory=list)
     grads: list = field(default_factory=list)
@@ -105,6 +116,12 @@ class Run:
     @property
     def steps(self):
         return len(self.losses) - 1
+
+
+def start():
+    """Fresh leaf tensors at the tutorial's start."""
+    return (torch.tensor(START[0], requires_grad=True),
+            torch.tensor(START[1], requires_grad=True))
 
 
 def full_loss(X, Y, w, b):
@@ -119,9 +136,8 @@ def run_loop(step, X, Y, lr, steps, label, until_nan=False):
     Stops at the first loss that is not finite or has grown a millionfold (the project's
     divergence rule); with until_nan=True only at NaN, to show a loss overflowing.
     """
-    w = torch.tensor(START[0], requires_grad=True)
-    b = torch.tensor(START[1], requires_grad=True)
-    run = Run(label, lr, [full_loss(X, Y, w, b)], [START])
+    w, b = start()
+    run = Run(label, [full_loss(X, Y, w, b)], [START])
     for _ in range(steps):
         w, b = step(w, b, X, Y, lr)
         loss = full_loss(X, Y, w, b)
@@ -137,19 +153,39 @@ def run_loop(step, X, Y, lr, steps, label, until_nan=False):
     return run
 
 
-def caught(step, X, Y, lr, steps):
-    """Run a step that should fail; return (the exception or None, PyTorch's warnings)."""
+@dataclass
+class Failure:
+    """How a loop whose step should fail ended: the error (None if it did not fail), where
+    it was raised, and the first sentence of each warning PyTorch gave on the way."""
+
+    error: Exception | None
+    where: str = ""
+    warned: list = field(default_factory=list)
+
+
+def caught(step, X, Y, steps):
+    """Run `step` up to `steps` times from START, stopping at the first error it raises."""
+    w, b = start()
     with warnings.catch_warnings(record=True) as raised:
         warnings.simplefilter("always")
-        try:
-            run_loop(step, X, Y, lr, steps, "wrong")
-        except Exception as error:  # the pitfall's own failure is its result
-            return error, [first_sentence(w.message) for w in raised]
-    return None, [first_sentence(w.message) for w in raised]
+        for number in range(1, steps + 1):
+            try:
+                w, b = step(w, b, X, Y, LR)
+            except Exception as error:  # the pitfall's own failure is its result
+                # The line of ours that raised, without its comment.
+                line = [frame.line for frame in traceback.extract_tb(error.__traceback__)
+                        if frame.filename == __file__][-1].split("#")[0].strip()
+                return Failure(error, f"in step {number}, at {line}",
+                               [first_sentence(warning.message) for warning in raised])
+    return Failure(None, warned=[first_sentence(warning.message) for warning in raised])
 
 
 def first_sentence(message):
     return str(message).split(". ")[0].rstrip(".") + "."
+
+
+def first_line(error):
+    return f"{type(error).__name__}: {str(error).splitlines()[0]}"
 
 
 def steps_text(count):
@@ -166,8 +202,17 @@ def describe(run):
     return f"loss {first:.4g} -> {last:.4g} after {steps_text(run.steps)}"
 
 
-def first_line(error):
-    return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+# The pitfalls. Each takes the Setting and returns a Result.
+
+@dataclass(frozen=True)
+class Setting:
+    """What the pitfalls run on: the data, the batch steps of each loop, and how the data
+    was made (make_data's seed, slope and noise), for the pitfalls that make more of it."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    steps: int
+    made: dict
 
 
 @dataclass
@@ -179,12 +224,10 @@ class Result:
     details: list = field(default_factory=list)
 
 
-# The pitfalls. Each takes the tutorial's data (X, Y), the number of steps and the data's
-# seed (for the pitfalls that make data of their own) and returns a Result.
-
-def no_zero_grad(X, Y, epochs, seed):
-    wrong = run_loop(step_without_zeroing, X, Y, LR, epochs, "gradients never zeroed")
-    right = run_loop(correct_step, X, Y, LR, epochs, "zeroed after every step")
+def no_zero_grad(setting):
+    X, Y, steps = setting.X, setting.Y, setting.steps
+    wrong = run_loop(step_without_zeroing, X, Y, LR, steps, "gradients never zeroed")
+    right = run_loop(correct_step, X, Y, LR, steps, "zeroed after every step")
     swings = wrong.losses[1:]
     if wrong.steps < 2:
         seen = ("after one step nothing has accumulated yet: the same as the correct loop "
@@ -202,28 +245,30 @@ def no_zero_grad(X, Y, epochs, seed):
     return Result(seen, [wrong, right], details)
 
 
-def rebind(X, Y, epochs, seed):
-    error, raised = caught(step_rebinding, X, Y, LR, epochs)
-    details = [f"PyTorch warns: {raised[0]}"] if raised else []
-    seen = (f"{first_line(error)} (in the first step, at w.grad.data.zero_())" if error
-            else "no error")
-    return Result(seen, details=details)
+def rebind(setting):
+    failure = caught(step_rebinding, setting.X, setting.Y, setting.steps)
+    if failure.error is None:
+        return Result("no error")
+    details = [f"PyTorch warns: {failure.warned[0]}"] if failure.warned else []
+    return Result(f"{first_line(failure.error)} ({failure.where})", details=details)
 
 
-def in_place_leaf(X, Y, epochs, seed):
-    error, _ = caught(step_in_place_with_grad, X, Y, LR, epochs)
-    return Result(f"{first_line(error)}" if error else "no error")
+def in_place_leaf(setting):
+    failure = caught(step_in_place_with_grad, setting.X, setting.Y, setting.steps)
+    if failure.error is None:
+        return Result("no error")
+    return Result(f"{first_line(failure.error)} ({failure.where})")
 
 
-def data_vs_no_grad(X, Y, epochs, seed):
-    with_data = run_loop(correct_step, X, Y, LR, epochs, ".data")
-    with_no_grad = run_loop(step_no_grad, X, Y, LR, epochs, "torch.no_grad()")
+def data_vs_no_grad(setting):
+    X, Y, steps = setting.X, setting.Y, setting.steps
+    with_data = run_loop(correct_step, X, Y, LR, steps, ".data")
+    with_no_grad = run_loop(step_no_grad, X, Y, LR, steps, "torch.no_grad()")
     same = with_data.path == with_no_grad.path
     silent, loud = update_before_backward(True), update_before_backward(False)
     details = ["where they differ: change w from 2 to 6 after w * w saved it, then backward()",
                f"  through .data: gradient {silent:g}, silently (the true d(w*w)/dw at 2 is 4)",
-               f"  under torch.no_grad(): {first_line(loud).split(':')[0]}: "
-               f"{str(loud).split(':')[0]}"]
+               f"  under torch.no_grad(): {type(loud).__name__}: {str(loud).split(':')[0]}"]
     return Result(f"the two paths are {'identical, bit for bit,' if same else 'DIFFERENT'} "
                   f"over {steps_text(with_data.steps)}: final w={with_data.path[-1][0]:+.6f} "
                   f"b={with_data.path[-1][1]:+.6f}", details=details)
@@ -252,30 +297,31 @@ def summed_bound(X):
     return stability_bound(X) / len(X)
 
 
-def summed_loss(X, Y, epochs, seed):
-    X_big, Y_big = make_data(n=100 * len(X), seed=seed)
+def summed_loss(setting):
+    X, Y, steps = setting.X, setting.Y, setting.steps
+    X_big, Y_big = make_data(n=100 * len(X), **setting.made)
     n, n_big = len(X), len(X_big)
-    small = run_loop(step_summed_loss, X, Y, SUMMED_LR, epochs,
+    small = run_loop(step_summed_loss, X, Y, SUMMED_LR, steps,
                      f"summed loss, lr {SUMMED_LR:g}, n={n}")
-    big = run_loop(step_summed_loss, X_big, Y_big, SUMMED_LR, epochs,
+    big = run_loop(step_summed_loss, X_big, Y_big, SUMMED_LR, steps,
                    f"summed loss, lr {SUMMED_LR:g}, n={n_big:,}")
-    right = run_loop(correct_step, X_big, Y_big, LR, epochs, f"mean loss, lr {LR:g}, n={n_big:,}")
-    tutorial = [run_loop(step_summed_loss, data, targets, LR, epochs, "")
-                for data, targets in ((X, Y), (X_big, Y_big))]
+    right = run_loop(correct_step, X_big, Y_big, LR, steps, f"mean loss, lr {LR:g}, n={n_big:,}")
+    tutorial_lr = [run_loop(step_summed_loss, data, targets, LR, steps, "")
+                   for data, targets in ((X, Y), (X_big, Y_big))]
     details = [f"stability bound, summed loss: {summed_bound(X):.3g} at n={n}, "
                f"{summed_bound(X_big):.3g} at n={n_big:,}; mean loss: {stability_bound(X):.3g} "
                f"and {stability_bound(X_big):.3g}",
-               f"lr {LR:g} with the summed loss: {describe(tutorial[0])} at n={n}; "
-               f"{describe(tutorial[1])} at n={n_big:,}",
+               f"lr {LR:g} with the summed loss: {describe(tutorial_lr[0])} at n={n}; "
+               f"{describe(tutorial_lr[1])} at n={n_big:,}",
                f"(lr {SUMMED_LR:g} on the sum of {n} losses is lr {SUMMED_LR * n:g} on their mean)"]
     seen = (f"lr {SUMMED_LR:g} works at n={n} ({describe(small)}) and fails at n={n_big:,} "
             f"({describe(big)})")
     return Result(seen, [big, small, right], details)
 
 
-def scaled_data(seed=42, scale=10.0):
-    """The same line y = -5x over x times `scale`: x on [-50, 50) for scale 10."""
-    X, Y = make_data(seed=seed, slope=-5.0 * scale)
+def scaled_data(seed=42, slope=-5.0, noise=0.4, scale=10.0):
+    """The same line y = slope*x over x times `scale`: x on [-50, 50) for scale 10."""
+    X, Y = make_data(seed=seed, slope=slope * scale, noise=noise)
     return X * scale, Y
 
 
@@ -284,32 +330,34 @@ def standardise(X):
     return (X - X.mean()) / X.std(correction=0)
 
 
-def unscaled_inputs(X, Y, epochs, seed):
-    X_wide, Y_wide = scaled_data(seed)
+def unscaled_inputs(setting):
+    X_wide, Y_wide = scaled_data(**setting.made)
     X_standard = standardise(X_wide)
-    wrong = run_loop(correct_step, X_wide, Y_wide, LR, epochs, f"x in [-50, 50), lr {LR:g}")
-    right = run_loop(correct_step, X_standard, Y_wide, LR, epochs,
+    wrong = run_loop(correct_step, X_wide, Y_wide, LR, setting.steps,
+                     f"x in [-50, 50), lr {LR:g}")
+    right = run_loop(correct_step, X_standard, Y_wide, LR, setting.steps,
                      f"x standardised, lr {LR:g}")
-    details = [f"stability bound: {stability_bound(X):.4g} for x in [-5, 5), "
+    details = [f"stability bound: {stability_bound(setting.X):.4g} for x in [-5, 5), "
                f"{stability_bound(X_wide):.4g} for x in [-50, 50), "
                f"{stability_bound(X_standard):.4g} once standardised",
                f"standardised: {describe(right)}"]
     return Result(f"x in [-50, 50), lr {LR:g}: {describe(wrong)}", [wrong, right], details)
 
 
-def step_too_big(X, Y, epochs, seed, lr=0.5):
+def step_too_big(setting):
+    X, Y = setting.X, setting.Y
     bound = stability_bound(X)
-    wrong = run_loop(correct_step, X, Y, lr, 200, f"lr {lr:g} (bound {bound:.3g})",
+    wrong = run_loop(correct_step, X, Y, BIG_LR, UNTIL_NAN, f"lr {BIG_LR:g} (bound {bound:.3g})",
                      until_nan=True)
-    right = run_loop(correct_step, X, Y, LR, epochs, f"lr {LR:g}")
+    right = run_loop(correct_step, X, Y, LR, setting.steps, f"lr {LR:g}")
     first_huge = next((i for i, loss in enumerate(wrong.losses)
                        if has_diverged(loss, wrong.losses[0])), None)
     first_inf = next((i for i, loss in enumerate(wrong.losses) if math.isinf(loss)), None)
     if first_inf is None or wrong.stopped != "nan":
-        seen = f"lr {lr:g}: {describe(wrong)}"
+        seen = f"lr {BIG_LR:g}: {describe(wrong)}"
     else:
-        seen = (f"lr {lr:g}: the loss passes a million times its start at step {first_huge}, "
-                f"overflows to inf at step {first_inf}, NaN at step {wrong.steps}")
+        seen = (f"lr {BIG_LR:g}: the loss passes a million times its start at step "
+                f"{first_huge}, overflows to inf at step {first_inf}, NaN at step {wrong.steps}")
         wrong.label += f": inf at step {first_inf}, NaN at step {wrong.steps}"
     details = [f"stability bound from the data: 2 / largest Hessian eigenvalue = {bound:.4f}",
                f"lr {LR:g}, inside it: {describe(right)}"]
@@ -320,7 +368,7 @@ def step_too_big(X, Y, epochs, seed, lr=0.5):
 class Pitfall:
     name: str
     title: str
-    run: object
+    run: object  # a function of the Setting, returning a Result
     why: str
     fix: str
 
@@ -383,6 +431,9 @@ class ListAction(argparse.Action):
         parser.exit()
 
 
+TEST_ARGS = ["--epochs", "2"]  # the fast setting the smoke tests run
+
+
 def main(argv=None):
     parser = cli.Parser("The mistakes learners make in the hand-written loop, run and "
                         "explained beside the correct loop.")
@@ -393,30 +444,37 @@ def main(argv=None):
     # Each pitfall runs whole loops on up to 10,000 points: keep a run to seconds.
     parser.add_argument("--epochs", type=cli.bounded_int(1, 1000), default=20,
                         help="steps of each loop (the step-size pitfall runs until NaN)")
+    parser.add_argument("--slope", type=cli.finite_float, default=-5.0, help="true slope")
+    parser.add_argument("--noise", type=cli.nonnegative_float, default=0.4,
+                        help="standard deviation of the Gaussian noise")
     cli.add_output_args(parser, seed=True)
     args, out_dir = cli.parse_args(parser, argv)
     chosen = [pitfall for pitfall in PITFALLS if args.only is None or pitfall.name in args.only]
 
-    X, Y = make_data(seed=args.seed)
-    print(f"the tutorial's data (n={len(X)}, seed={args.seed}), start w={START[0]:g} "
-          f"b={START[1]:g}, {steps_text(args.epochs)} of batch descent\n")
+    made = {"seed": args.seed, "slope": args.slope, "noise": args.noise}
+    X, Y = make_data(**made)
+    setting = Setting(X, Y, steps=args.epochs, made=made)
+    print(f"data: n={len(X)} points of y = {args.slope:g}*x + N(0, {args.noise:g}^2) noise, "
+          f"seed {args.seed}; start w={START[0]:g} b={START[1]:g}, "
+          f"{steps_text(args.epochs)} of batch descent\n")
     drawn = {}
     for pitfall in chosen:
         number = PITFALLS.index(pitfall) + 1
-        result = pitfall.run(X, Y, args.epochs, args.seed)
+        result = pitfall.run(setting)
         print("\n".join(report(number, pitfall, result)), end="\n\n", flush=True)
         if result.runs:
             drawn[f"{number}. {pitfall.title}"] = result.runs
 
     if not drawn:
-        print("no figure: this pitfall has no loss history to draw")
+        print(f"no figure: {'this pitfall has' if len(chosen) == 1 else 'these pitfalls have'} "
+              "no loss history to draw")
         return
-    import plots  # only now: matplotlib's backend has been chosen
+    from plots.pitfalls import plot_pitfalls  # only now: matplotlib's backend has been chosen
 
     # A run of some pitfalls gets a file of its own, so it never overwrites the full figure.
     name = "pitfalls.png" if len(chosen) == len(PITFALLS) else (
         "pitfalls-" + "+".join(pitfall.name for pitfall in chosen) + ".png")
-    figures = {name: plots.plot_pitfalls(drawn)}
+    figures = {name: plot_pitfalls(drawn)}
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
 

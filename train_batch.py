@@ -1,98 +1,71 @@
-"""Batch gradient descent, written by hand with autograd.
+"""Batch gradient descent, written by hand with autograd, as the tutorial writes it.
 
 Every epoch takes one step down the mean gradient of all samples.
-Run `python train_batch.py --help` for the knobs.
+Run `python train_batch.py --help` for the knobs; docs/batch.md is the lesson.
 """
-
-import time
 
 import torch
 
 import cli
-from data import make_data
-from model import (
-    DivergenceError,
-    FullDataLoss,
-    TrainingRecord,
-    criterion,
-    forward,
-    has_diverged,
-    least_squares,
-    print_epoch,
-    stability_bound,
-    summary_lines,
-)
+from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 
-def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, on_epoch=None):
-    """Batch gradient descent from (w0, b0); returns a TrainingRecord.
+def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
+    """Batch gradient descent from (w0, b0); returns the run's History.
 
-    Raises DivergenceError if the loss stops being finite or grows far past its start.
-    `on_epoch(epoch, record)` is called at the start (epoch 0) and after every epoch.
+    With verbose=True it prints, like the tutorial, each epoch's loss and (w, b) after the
+    epoch's step.
     """
-    w = torch.tensor(float(w0), device=X.device, requires_grad=True)
-    b = torch.tensor(float(b0), device=X.device, requires_grad=True)
-    record = TrainingRecord(method="batch", lr=lr, batch_size=len(X), n_samples=len(X))
-    record.path.append((w.item(), b.item()))
-    loss_at = FullDataLoss(X, Y)
-    record.epoch_losses.append(loss_at(*record.path[0]))
-    if on_epoch is not None:
-        on_epoch(0, record)
-    started = time.perf_counter()
+    w = torch.tensor(float(w0), requires_grad=True)
+    b = torch.tensor(float(b0), requires_grad=True)
+    loss_BGD = []  # the loss at every epoch, the tutorial's list
+    path = [(w.item(), b.item())]  # (w, b) after every step, for the pictures
 
     for epoch in range(1, epochs + 1):
-        # Step 1: forward pass over every sample.
+        # Step 1: forward pass: predict every sample.
         Y_pred = forward(X, w, b)
-        # Step 2: the loss, averaged over all samples.
+        # Step 2: the loss, averaged over all samples; store it.
         loss = criterion(Y_pred, Y)
-        # Step 3: autograd fills w.grad and b.grad with dloss/dw and dloss/db.
+        loss_BGD.append(loss.item())
+        # Step 3: backward pass: autograd fills w.grad and b.grad with dloss/dw and dloss/db.
         loss.backward()
-        # Step 4: the hand-written update, one step against the gradient.
+        # Step 4: the update: one step of size lr against the gradient.
         w.data = w.data - lr * w.grad.data
         b.data = b.data - lr * b.grad.data
         # Step 5: zero the gradients, or the next backward() adds to them.
         w.grad.data.zero_()
         b.grad.data.zero_()
 
-        record.step_losses.append(loss.item())
-        record.path.append((w.item(), b.item()))
-        record.epoch_losses.append(loss_at(*record.path[-1]))
-        if has_diverged(record.epoch_losses[-1], record.epoch_losses[0]):
-            record.seconds = time.perf_counter() - started
-            raise DivergenceError(record, stability_bound(X), f"epoch {epoch}",
-                                  record.epoch_losses[-1])
-        if on_epoch is not None:
-            on_epoch(epoch, record)
+        path.append((w.item(), b.item()))
+        if verbose:
+            print(f"epoch {epoch:3d}: loss={loss.item():.6f} w={w.item():+.6f} b={b.item():+.6f}")
 
-    record.seconds = time.perf_counter() - started
-    return record
+    # Each step's loss is the full-data loss, so the two lists are one.
+    return History(epoch_losses=loss_BGD, step_losses=loss_BGD, path=path)
 
 
 def main(argv=None):
     parser = cli.Parser("Batch gradient descent on the tutorial's line, by hand with autograd.")
     cli.add_training_args(parser, lr=0.1, epochs=20)
     args, out_dir = cli.parse_args(parser, argv)
+    X, Y, source = cli.load_data(parser, args)
 
-    X, Y = make_data(n=args.n, seed=args.seed)
     bound = stability_bound(X)
-    print(f"batch gradient descent: n={args.n} lr={args.lr:g} epochs={args.epochs} "
+    print(f"data: {source}")
+    print(f"batch gradient descent: lr={args.lr:g} epochs={args.epochs} "
           f"start w={args.w0:g} b={args.b0:g} (stable below lr={bound:.4f})")
     if args.lr >= bound:
         print(f"warning: lr={args.lr:g} is at or above the batch stability bound {bound:.4f} "
               "(2 / largest eigenvalue of the MSE Hessian); the loss will grow", flush=True)
-    try:
-        record = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0,
-                             on_epoch=print_epoch)
-    except DivergenceError as error:
-        parser.exit(1, f"{parser.prog}: error: {error}\n")
+    history = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0)
+    cli.exit_if_diverged(parser, history, 1, args.lr, bound, "batch descent")
 
-    import plots  # only now: matplotlib's backend has been chosen
+    from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    reference = least_squares(X, Y)
-    figures = {"batch_loss.png": plots.plot_batch_loss(record, reference[2])}
+    cli.print_summary(X, Y, history)
+    losses = history.epoch_losses + [final_loss(X, Y, history)]
+    figures = {"batch_loss.png": tutorial.plot_batch_loss(losses, args.lr, least_squares(X, Y)[2])}
     cli.save_figures(out_dir, figures)
-    for line in summary_lines(record, reference):
-        print(line)
     cli.show_figures(figures, args.show)
 
 

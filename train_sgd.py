@@ -1,157 +1,108 @@
-"""Stochastic gradient descent, written by hand with autograd.
+"""Stochastic gradient descent, written by hand with autograd, as the tutorial writes it.
 
 Every sample (or every mini-batch) takes its own step, so one epoch is many small, noisy
-steps instead of one smooth one. Run `python train_sgd.py --help` for the knobs.
-
-Why the default step size is 0.01 and not batch descent's 0.1: a step on one sample at
-position x is stable only below 1 / (1 + x^2). With x reaching -5 that is 1/26, about
-0.038, so batch descent's 0.1 taken per sample blows up: in order, the loss passes a
-million times its start at the 8th step, and a whole epoch left to run ends near 1e13.
+steps instead of one smooth one. Run `python train_sgd.py --help` for the knobs;
+docs/sgd.md and docs/minibatches.md are the lessons.
 """
-
-import time
 
 import torch
 
 import cli
-from data import make_data
-from model import (
-    DivergenceError,
-    FullDataLoss,
-    TrainingRecord,
-    criterion,
-    forward,
-    has_diverged,
-    least_squares,
-    print_epoch,
-    progress_line,
-    stability_bound,
-    summary_lines,
-)
+from model import History, criterion, forward, least_squares, stability_bound
 
 
-def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, shuffle=True, seed=42,
-              batch_size=1, on_epoch=None, on_step=None):
-    """Stochastic (batch_size=1) or mini-batch gradient descent; returns a TrainingRecord.
+def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffle=True,
+              seed=42, verbose=True, print_steps=False):
+    """Stochastic (batch_size=1) or mini-batch gradient descent; returns the run's History.
 
-    With shuffle=True every epoch visits the samples in a fresh order drawn from a generator
-    seeded by `seed`; with shuffle=False in their stored order, as the tutorial does.
+    shuffle=True visits the samples in a fresh order every epoch, drawn from a generator
+    seeded by `seed`; shuffle=False keeps their stored order, as the tutorial does.
     The last batch of an epoch may be smaller than batch_size.
-    Raises DivergenceError if a loss stops being finite or grows far past the start.
-    `on_epoch(epoch, record)` runs at the start (epoch 0) and after each epoch,
-    `on_step(step, record)` after each update.
     """
-    n = len(X)
-    w = torch.tensor(float(w0), device=X.device, requires_grad=True)
-    b = torch.tensor(float(b0), device=X.device, requires_grad=True)
-    record = TrainingRecord(method="sgd", lr=lr, batch_size=min(batch_size, n), n_samples=n)
-    record.path.append((w.item(), b.item()))
-    loss_at = FullDataLoss(X, Y)
-    start_loss = loss_at(*record.path[0])
-    record.epoch_losses.append(start_loss)
-    if on_epoch is not None:
-        on_epoch(0, record)
-    # Its own generator: the order of the samples never depends on the global random state.
-    generator = torch.Generator().manual_seed(seed)
-    started = time.perf_counter()
+    w = torch.tensor(float(w0), requires_grad=True)
+    b = torch.tensor(float(b0), requires_grad=True)
+    loss_SGD = []  # the full-data loss at the start of every epoch, the tutorial's list
+    step_losses = []  # each step's own loss, on its batch only
+    path = [(w.item(), b.item())]  # (w, b) after every step, for the pictures
+    generator = torch.Generator().manual_seed(seed)  # the order never touches global state
 
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        # Reorder once per epoch; inside the loop each batch is then a cheap slice.
+        # The tutorial's record: the loss on all the data, before this epoch's steps.
+        with torch.no_grad():
+            loss_SGD.append(criterion(forward(X, w, b), Y).item())
+        order = torch.randperm(len(X), generator=generator) if shuffle else torch.arange(len(X))
         X_epoch, Y_epoch = X[order], Y[order]
-        for first in range(0, n, batch_size):
-            x = X_epoch[first:first + batch_size]
-            y = Y_epoch[first:first + batch_size]
-            # Step 1: forward pass on this batch only.
+        for first in range(0, len(X), batch_size):
+            x, y = X_epoch[first:first + batch_size], Y_epoch[first:first + batch_size]
+            # Step 1: forward pass on this sample (or batch) only.
             y_pred = forward(x, w, b)
-            # Step 2: the loss on this batch only: a noisy estimate of the full-data loss.
+            # Step 2: its loss: a noisy estimate of the full-data loss.
             loss = criterion(y_pred, y)
-            # Step 3: autograd fills w.grad and b.grad.
+            step_losses.append(loss.item())
+            # Step 3: backward pass: autograd fills w.grad and b.grad.
             loss.backward()
-            # Step 4: the hand-written update, the same rule as batch descent.
+            # Step 4: the update, the same rule as batch descent.
             w.data = w.data - lr * w.grad.data
             b.data = b.data - lr * b.grad.data
             # Step 5: zero the gradients, or the next backward() adds to them.
             w.grad.data.zero_()
             b.grad.data.zero_()
 
-            step_loss = loss.item()
-            record.step_losses.append(step_loss)
-            record.path.append((w.item(), b.item()))
-            if has_diverged(step_loss, start_loss):
-                record.seconds = time.perf_counter() - started
-                where = f"epoch {epoch}, step {record.updates}"
-                raise DivergenceError(record, stability_bound(X, batch_size), where, step_loss)
-            if on_step is not None:
-                on_step(record.updates, record)
+            path.append((w.item(), b.item()))
+            if print_steps:
+                print(f"  step {len(step_losses):5d}: loss={loss.item():.6f} "
+                      f"w={w.item():+.6f} b={b.item():+.6f}")
+        if verbose:
+            print(f"epoch {epoch:3d}: loss={loss_SGD[-1]:.6f} w={w.item():+.6f} b={b.item():+.6f}")
 
-        record.epoch_losses.append(loss_at(*record.path[-1]))
-        if on_epoch is not None:
-            on_epoch(epoch, record)
-
-    record.seconds = time.perf_counter() - started
-    return record
-
-
-def print_step(step, record):
-    w, b = record.path[-1]
-    # The step's own batch loss, before its update: what the tutorial's long list shows.
-    print(progress_line(f"step {step:5d}", record.step_losses[-1], w, b))
+    return History(epoch_losses=loss_SGD, step_losses=step_losses, path=path)
 
 
 def main(argv=None):
     parser = cli.Parser("Stochastic gradient descent on the tutorial's line, by hand.")
     cli.add_training_args(parser, lr=0.01, epochs=20)
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="visit the samples in order every epoch, as the tutorial does")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling")
     parser.add_argument("--batch-size", type=cli.positive_int, default=1,
                         help="samples per step: 1 is SGD, more is mini-batch descent")
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="visit the samples in their stored order, as the tutorial does")
+    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
+                        help="seed of the per-epoch shuffling")
     parser.add_argument("--print-steps", action="store_true",
-                        help="print one line per update (the tutorial's long list), "
-                             "not one per epoch")
+                        help="also print every step's own loss (the tutorial's long list)")
     args, out_dir = cli.parse_args(parser, argv)
+    X, Y, source = cli.load_data(parser, args)
 
-    X, Y = make_data(n=args.n, seed=args.seed)
-    batch_size = min(args.batch_size, args.n)
-    if args.batch_size > args.n:
-        print(f"note: --batch-size {args.batch_size} is more than the {args.n} samples; "
-              f"each step uses all {args.n} (batch descent)")
+    n = len(X)
+    batch_size = min(args.batch_size, n)
+    if args.batch_size > n:
+        print(f"note: --batch-size {args.batch_size} is more than the {n} samples; "
+              f"each step uses all {n} (batch descent)")
     bound = stability_bound(X, batch_size)
-    order = "in order" if args.no_shuffle else f"shuffled, order seed {args.order_seed}"
     if batch_size == 1:
-        name = "stochastic gradient descent"
-        rule = f"per-sample stability bound {bound:.4f} (1 / (1 + max x^2))"
+        name, rule = "stochastic gradient descent", "plain descent on single samples"
     else:
         name = f"mini-batch gradient descent, batch size {batch_size}"
-        rule = f"stability bound {bound:.4f} for the worst batch of {batch_size} samples"
-    print(f"{name}: n={args.n} lr={args.lr:g} epochs={args.epochs} "
-          f"start w={args.w0:g} b={args.b0:g} samples {order} (stable below lr={bound:.4f})")
+        rule = f"plain descent on the worst batch of {batch_size} samples"
+    order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
+    print(f"data: {source}")
+    print(f"{name}: lr={args.lr:g} epochs={args.epochs} start w={args.w0:g} b={args.b0:g}, "
+          f"samples {order} (stable below lr={bound:.4f})")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the {rule}; "
-              "the loss may blow up", flush=True)
-    if args.print_steps:
-        print("note: a step line shows that step's own batch loss (before its update), then w, b "
-              "after it; an epoch line shows the full-data loss")
-    try:
-        record = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0,
-                           shuffle=not args.no_shuffle, seed=args.order_seed,
-                           batch_size=batch_size,
-                           on_epoch=print_epoch,
-                           on_step=print_step if args.print_steps else None)
-    except DivergenceError as error:
-        parser.exit(1, f"{parser.prog}: error: {error}\n")
+        print(f"warning: lr={args.lr:g} is at or above the stability bound {bound:.4f} of "
+              f"{rule}; the loss may blow up", flush=True)
+    history = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, batch_size,
+                        shuffle=not args.no_shuffle, seed=args.order_seed,
+                        print_steps=args.print_steps)
+    cli.exit_if_diverged(parser, history, -(-n // batch_size), args.lr, bound, rule)
 
-    import plots  # only now: matplotlib's backend has been chosen
+    from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    reference = least_squares(X, Y)
+    cli.print_summary(X, Y, history)
     # Mini-batch runs get a file of their own, so they never overwrite the SGD figure.
     name = "sgd_loss.png" if batch_size == 1 else f"minibatch{batch_size}_loss.png"
-    figures = {name: plots.plot_sgd_loss(record, reference[2])}
+    figures = {name: tutorial.plot_sgd_loss(X, Y, history, args.lr, batch_size,
+                                            least_squares(X, Y)[2])}
     cli.save_figures(out_dir, figures)
-    for line in summary_lines(record, reference):
-        print(line)
     cli.show_figures(figures, args.show)
 
 

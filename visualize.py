@@ -1,19 +1,29 @@
-"""See the descent: each method's path on the loss surface, loss against work, the
-step-size sweep, and an animation of the line fitting the data.
+"""See the descent: the runs' paths on the loss surface, loss against work, the step-size
+sweep, and an animation of the line fitting the data.
 
-Heavier than compare.py, so each stage prints a progress line; `--only` picks stages.
-Run `python visualize.py --help` for the knobs.
+Heavier than compare.py, so each stage prints a progress line, the file it wrote, and
+what its picture shows in numbers; `--only` picks stages. Run `python visualize.py --help`
+for the knobs; docs/pictures.md and docs/step_size.md are the lessons.
 """
 
+import functools
 import math
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 import cli
-from data import make_data
-from model import DivergenceError, full_loss_along, least_squares, stability_bound
+from descent import gd_update, has_diverged, train
+from model import (
+    final_loss,
+    full_loss_along,
+    hessian_eigenvalues,
+    least_squares,
+    samples_after,
+    stability_bound,
+)
 from train_batch import train_batch
 from train_sgd import train_sgd
 
@@ -23,37 +33,96 @@ STAGES = {
     "sweep": "step_sizes.png",
     "animation": "fit.gif",
 }
+TEST_ARGS = ["--epochs", "1", "--sweep-points", "3"]  # the fast setting the smoke tests run
+W0, B0 = -10.0, -20.0  # every run starts where the tutorial's does
+NEAR = 1.5  # "near the best fit": a full-data loss at most 1.5 times the least-squares loss
+
+
+@dataclass
+class Run:
+    """One of the three runs drawn: its name, step size, the option that set it, its batch
+    size, and whose stability bound applies to it."""
+
+    name: str
+    lr: float
+    flag: str
+    batch_size: int
+    rule: str
+
+    @property
+    def label(self):
+        return f"{self.name}, lr={self.lr:g}"
+
+
+def sweep_lrs(points, low=1e-3, high=1.0):
+    """`points` step sizes evenly spaced on a log scale from low to high, and the tutorial's
+    0.1 if it falls between."""
+    lrs = set(np.geomspace(low, high, points).round(12).tolist())
+    return sorted(lrs | {0.1} if low <= 0.1 <= high else lrs)
 
 
 def sweep_step_sizes(X, Y, lrs, epochs, batch_sizes, seed=42):
-    """Train once per step size and method; diverged runs are kept, marked as such.
+    """Train plain descent once per step size and batch size, from (W0, B0).
 
-    A run counts as diverged when training stopped it (loss not finite, or a million times
-    its start) or when it ended the budget above the loss it started from.
-    batch_sizes: {label: batch size}, where len(X) means batch descent.
-    Returns {label: [(lr, final full-data loss or nan, diverged), ...]}.
+    descent.train stops a run as soon as its loss diverges, so the runs past the bound
+    cost little. A run counts as diverged when it was stopped, or when it ended above the
+    loss it started from. batch_sizes: {label: samples per update}, len(X) for batch descent.
+    Returns {label: [(lr, final full-data loss (nan if stopped), diverged), ...]}.
     """
     sweep = {}
     for label, batch_size in batch_sizes.items():
         runs = []
         for lr in lrs:
-            try:
-                if batch_size >= len(X):
-                    record = train_batch(X, Y, lr=lr, epochs=epochs)
-                else:
-                    record = train_sgd(X, Y, lr=lr, epochs=epochs, seed=seed,
-                                       batch_size=batch_size)
-                final, start = record.epoch_losses[-1], record.epoch_losses[0]
-                runs.append((lr, final, final > start))
-            except DivergenceError:
+            history = train(X, Y, gd_update, {"lr": lr}, epochs, batch_size, seed=seed,
+                            w0=W0, b0=B0)
+            start = history.epoch_losses[0]
+            if has_diverged(history.step_losses[-1], start):
                 runs.append((lr, math.nan, True))
+            else:
+                loss = final_loss(X, Y, history)
+                runs.append((lr, loss, not loss <= start))
         sweep[label] = runs
     return sweep
 
 
-def sweep_lrs(points):
-    """Step sizes evenly spaced on a log scale from 0.001 to 1, always including 0.1."""
-    return sorted(set(np.geomspace(1e-3, 1.0, points).round(12).tolist()) | {0.1})
+def sweep_summary(runs, bound):
+    """One line: a method's best step size, and where it stopped surviving against its bound."""
+    finished = [(loss, lr) for lr, loss, diverged in runs if not diverged]
+    failed = [lr for lr, _, diverged in runs if diverged]
+    if not finished:
+        return f"every step size diverged; bound {bound:.4f}"
+    best_loss, best_lr = min(finished)
+    largest = max(lr for _, lr in finished)
+    return (f"bound {bound:.4f}; lowest loss {best_loss:.4f} at lr {best_lr:.4g} "
+            f"({best_lr / bound:.2f} x the bound); "
+            f"survived up to lr {largest:.4g} ({largest / bound:.2f} x), "
+            + (f"diverged from {min(failed):.4g} ({min(failed) / bound:.2f} x)" if failed
+               else "none diverged"))
+
+
+def samples_until_near(X, Y, history, batch_size, target):
+    """Samples processed when the full-data loss first fell to `target`, or None."""
+    reached = np.flatnonzero(full_loss_along(X, Y, history.path) <= target)
+    return None if reached.size == 0 else samples_after(len(X), batch_size, int(reached[0]))
+
+
+def loss_after(X, Y, history, epochs):
+    """The full-data loss after `epochs` epochs: from the tutorial's list, or past its end
+    the loss at the last (w, b)."""
+    if epochs < len(history.epoch_losses):
+        return history.epoch_losses[epochs]
+    return final_loss(X, Y, history)
+
+
+def step_factor(lr, curvature):
+    """What one step does along a direction of this curvature: it multiplies the distance to
+    the minimum by 1 - lr * curvature. Returns that factor (to 2 decimals) and its effect."""
+    factor = round(1 - lr * curvature, 2) + 0.0  # + 0.0: no "-0.00"
+    if factor < -1:
+        return factor, "it overshoots by more each step: it diverges"
+    if factor < 0:
+        return factor, "it overshoots: a zig-zag"
+    return factor, "straight to the bottom" if factor == 0 else "no overshoot"
 
 
 def main(argv=None):
@@ -67,78 +136,120 @@ def main(argv=None):
     parser.add_argument("--minibatch-lr", type=cli.positive_float, default=0.04,
                         help="step size of the mini-batch run")
     parser.add_argument("--sweep-points", type=cli.bounded_int(2, 200), default=25,
-                        help="step sizes tried per method, from 0.001 to 1 (0.1 always added)")
-    cli.add_output_args(parser, seed=True)
+                        help="step sizes tried per method, log-spaced over --sweep-range "
+                        "(the tutorial's 0.1 added when inside it)")
+    parser.add_argument("--sweep-range", type=cli.positive_float, nargs=2, default=[1e-3, 1.0],
+                        metavar=("LOW", "HIGH"), help="smallest and largest step size swept")
     args, out_dir = cli.parse_args(parser, argv)
+    low, high = args.sweep_range
+    if low >= high:
+        parser.error(f"--sweep-range {low:g} {high:g}: the first must be below the second")
+    X, Y, source = cli.load_data(parser, args)
+    n = len(X)
+    if args.minibatch_size >= n:
+        parser.error(f"--minibatch-size {args.minibatch_size} must be below the {n} samples "
+                     "(a batch of all of them is batch descent)")
     stages = [stage for stage in STAGES if args.only is None or stage in args.only]
-    if args.minibatch_size >= args.n:
-        parser.error(f"--minibatch-size must be below --n ({args.n}); {args.n} is batch descent")
 
-    X, Y = make_data(n=args.n, seed=args.seed)
-    reference = least_squares(X, Y)
-    setups = {"batch GD": (args.batch_lr, args.n),
-              f"mini-batch {args.minibatch_size}": (args.minibatch_lr, args.minibatch_size),
-              "SGD": (args.sgd_lr, 1)}
-    bounds = {label: stability_bound(X, size) for label, (_, size) in setups.items()}
-    for label, (lr, _) in setups.items():
-        if lr >= bounds[label]:
-            print(f"warning: {label} lr={lr:g} is at or above its stability bound "
-                  f"{bounds[label]:.4f}", flush=True)
+    # what the data says: the best fit, the shape of the loss, each run's stability bound
+    size = args.minibatch_size
+    batch, minibatch, sgd = runs = [
+        Run("batch GD", args.batch_lr, "--batch-lr", n, "batch descent"),
+        Run(f"mini-batch {size}", args.minibatch_lr, "--minibatch-lr", size,
+            f"plain descent on the worst batch of {size} samples"),
+        Run("SGD", args.sgd_lr, "--sgd-lr", 1, "plain descent on single samples")]
+    bounds = {run.name: stability_bound(X, run.batch_size) for run in runs}
+    steepest, shallowest = hessian_eigenvalues(X)
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    print(f"data: {source}; {args.epochs} epoch{'' if args.epochs == 1 else 's'} "
+          f"from w={W0:g} b={B0:g}")
+    print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
+    print(f"curvature of the loss: {steepest:.2f} in its steepest direction, "
+          f"{shallowest:.2f} in its shallowest")
+    print(f"stability bound of {batch.name}: {bounds[batch.name]:.4f} = 2 / {steepest:.2f}")
+    print(f"stability bound of {minibatch.name}: {bounds[minibatch.name]:.4f}, "
+          f"from its worst batch")
+    print(f"stability bound of {sgd.name}: {bounds[sgd.name]:.4f} = "
+          f"1 / (1 + {1 / bounds[sgd.name] - 1:.4g}), the largest x^2")
+    for run in runs:
+        if run.lr >= bounds[run.name]:
+            print(f"warning: {run.flag} {run.lr:g} is at or above the stability bound "
+                  f"{bounds[run.name]:.4f} of {run.rule}", flush=True)
 
     import matplotlib.pyplot as plt  # only now: the backend has been chosen
 
-    import plots
+    from plots import step_size, surface
+    from plots.style import run_style
 
-    records = {}
+    # the three runs, by the tutorial's functions
+    histories = {}
     if set(stages) & {"surface", "work", "animation"}:
-        try:
-            for label, (lr, size) in setups.items():
-                if size == args.n:
-                    records[label] = train_batch(X, Y, lr=lr, epochs=args.epochs)
-                else:
-                    records[label] = train_sgd(X, Y, lr=lr, epochs=args.epochs,
-                                               seed=args.order_seed, batch_size=size)
-        except DivergenceError as error:
-            parser.exit(1, f"{parser.prog}: error: {label}: {error}\n")
-        for label, record in records.items():
-            print(f"trained {label}: {record.updates} updates, "
-                  f"final loss={record.epoch_losses[-1]:.6f}")
+        for run in runs:
+            if run.batch_size == n:
+                history = train_batch(X, Y, run.lr, args.epochs, W0, B0, verbose=False)
+            else:
+                history = train_sgd(X, Y, run.lr, args.epochs, W0, B0, run.batch_size,
+                                    seed=args.order_seed, verbose=False)
+            cli.exit_if_diverged(parser, history, -(-n // run.batch_size), run.lr,
+                                 bounds[run.name], run.rule, label=f"{run.name}: ")
+            histories[run.name] = history
+            print(f"trained {run.label}: {history.updates} update"
+                  f"{'' if history.updates == 1 else 's'}, final w={history.w:+.6f} "
+                  f"b={history.b:+.6f} loss={final_loss(X, Y, history):.6f}")
+    paths = {run.label: histories[run.name].path for run in runs if run.name in histories}
+    styles = {run.label: run_style(run.batch_size, n) for run in runs}
 
+    # the pictures, one stage each
     figures = {}
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
-        path = os.path.join(out_dir, STAGES[stage])
+        name = STAGES[stage]
+        path = os.path.join(out_dir, name)
         if stage == "surface":
-            figures[path] = plots.plot_loss_surface(X, Y, records, reference)
+            figures[name] = surface.plot_loss_surface(X, Y, paths, styles)
+            across, along = step_factor(batch.lr, steepest), step_factor(batch.lr, shallowest)
+            caption = [f"{batch.label} multiplies its distance to the minimum by "
+                       f"1 - lr*curvature each step: {across[0]:.2f} in the steepest direction "
+                       f"({across[1]}), {along[0]:.2f} in the shallowest ({along[1]})"]
         elif stage == "work":
-            figures[path] = plots.plot_loss_vs_work(X, Y, records, reference)
+            figures[name] = surface.plot_loss_vs_work(
+                X, Y, paths, {run.label: run.batch_size for run in runs}, styles)
+            target = NEAR * ls_loss
+            reached = [(run.name, samples_until_near(X, Y, histories[run.name],
+                                                     run.batch_size, target)) for run in runs]
+            caption = [f"samples until the loss first fell to {NEAR:g} x least squares "
+                       f"({target:.4f}): " + ", ".join(
+                           f"{who} " + ("never" if count is None else f"{count:,}")
+                           for who, count in reached)]
         elif stage == "sweep":
-            lrs = sweep_lrs(args.sweep_points)
-            sizes = {label: size for label, (_, size) in setups.items()}
-            sweep = sweep_step_sizes(X, Y, lrs, args.epochs, sizes, seed=args.order_seed)
-            # Every run starts at the training functions' default start, w=-10, b=-20.
-            start_loss = full_loss_along(X, Y, [(-10.0, -20.0)])[0]
-            figures[path] = plots.plot_step_size_sweep(sweep, bounds, start_loss, reference[2],
-                                                       args.epochs)
-            for label, runs in sweep.items():
-                worked = [lr for lr, _, diverged in runs if not diverged]
-                failed = [lr for lr, _, diverged in runs if diverged]
-                largest = (f"largest step size that did not diverge {max(worked):.4g}"
-                           if worked else "every step size diverged")
-                smallest = (f"smallest that did {min(failed):.4g}" if failed
-                            else "none diverged")
-                print(f"  {label}: {largest}, {smallest}, stability bound {bounds[label]:.4f}")
+            sweep = sweep_step_sizes(X, Y, sweep_lrs(args.sweep_points, low, high), args.epochs,
+                                     {run.name: run.batch_size for run in runs},
+                                     seed=args.order_seed)
+            start_loss = float(full_loss_along(X, Y, [(W0, B0)])[0])
+            figures[name] = step_size.plot_step_size_sweep(
+                sweep, bounds, start_loss, ls_loss, args.epochs,
+                styles={run.name: run_style(run.batch_size, n) for run in runs})
+            caption = [f"{label}: {sweep_summary(results, bounds[label])}"
+                       for label, results in sweep.items()]
         else:
-            from matplotlib.animation import PillowWriter
-
-            figure, animation = plots.animate_fit(X, Y, records["batch GD"], records["SGD"])
-            cli.write_atomically(path, lambda temporary, a=animation:
-                                 a.save(temporary, writer=PillowWriter(fps=10), dpi=80))
+            animated = {run.label: histories[run.name].path for run in (batch, sgd)}
+            figure, draw, frames = surface.animate_fit(
+                X, Y, animated, {batch.label: 1, sgd.label: n}, styles)
+            # save_gif(figure, draw, count, path): write_atomically supplies the path.
+            cli.write_atomically(path, functools.partial(surface.save_gif, figure, draw,
+                                                         len(frames)))
             plt.close(figure)
-        if path in figures:
-            cli.save_figure(figures[path], path)
-        print(f"[{number}/{len(stages)}] {stage}: wrote {path} "
-              f"({time.perf_counter() - started:.1f} s)", flush=True)
+            epochs = min(2, args.epochs)
+            caption = [f"{len(frames)} frames, 10 a second; "
+                       f"after {epochs} epoch{'' if epochs == 1 else 's'}: " + ", ".join(
+                           f"{run.name} loss={loss_after(X, Y, histories[run.name], epochs):.3f}"
+                           for run in (batch, sgd))]
+        if name in figures:
+            cli.save_figure(figures[name], path)
+        print(f"[{number}/{len(stages)}] {stage}: {time.perf_counter() - started:.1f} s")
+        print(f"wrote {os.path.abspath(path)}")
+        for line in caption:
+            print(f"  {line}", flush=True)
     cli.show_figures(figures, args.show)
 
 

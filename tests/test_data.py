@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import torch
 
-from data import make_data
+from data import make_data, read_csv
 
 
 def test_grid_shape_and_dtype():
@@ -28,7 +29,45 @@ def test_global_random_state_untouched():
 
 
 def test_noise_has_the_requested_spread_around_the_line():
-    X, Y = make_data(n=20_000, seed=1, slope=2.0, noise_std=0.4)
+    X, Y = make_data(n=20_000, seed=1, slope=2.0, noise=0.4)
     residual = (Y - 2.0 * X).reshape(-1)
     assert abs(residual.mean().item()) < 0.02
     assert abs(residual.std().item() - 0.4) < 0.01
+
+
+def test_a_csv_gives_its_x_and_y_columns_whatever_else_it_holds(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("id,y,x,note\n1,2.5,-1,a\n2,0.5,0.0,b\n\n3,-1.5,1e0,c\n")
+    X, Y = read_csv(path)
+    assert X.dtype == Y.dtype == torch.float32 and X.shape == Y.shape == (3, 1)
+    assert X.reshape(-1).tolist() == [-1.0, 0.0, 1.0]
+    assert Y.reshape(-1).tolist() == [2.5, 0.5, -1.5]
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "the file is empty"),
+    ("a,b\n1,2\n3,4\n", "no column named x or y"),
+    ("x,z\n1,2\n3,4\n", "no column named y"),
+    ("x,y\n1,2\n3,four\n", "line 3: y = 'four' is not a number"),
+    ("x,y\n1,2\nnan,4\n", "line 3: x = 'nan' is not a finite number"),
+    ("x,y\n1,inf\n3,4\n", "line 2: y = 'inf' is not a finite number"),
+    ("x,y\n1,2\n", "1 data row; a line needs at least 2"),
+    ("x,y\n1,2\n3,1e39\n", "too large for float32"),
+])
+def test_a_csv_that_cannot_be_used_says_why(tmp_path, text, reason):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError) as refused:
+        read_csv(path)
+    assert reason in str(refused.value)
+
+
+def test_the_csv_data_writes_reads_back_as_the_same_tensors(tmp_path, capsys):
+    import data
+
+    data.main(["--n", "30", "--slope", "2", "--csv", str(tmp_path / "line.csv"),
+               "--out", str(tmp_path / "figures")])
+    X, Y = make_data(n=30, slope=2.0)
+    X_read, Y_read = read_csv(tmp_path / "line.csv")
+    assert torch.equal(X, X_read) and torch.equal(Y, Y_read)
+    assert f"wrote {tmp_path / 'line.csv'}" in capsys.readouterr().out

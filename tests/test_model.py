@@ -6,14 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from data import make_data
-from model import (
-    TrainingRecord,
-    criterion,
-    forward,
-    has_diverged,
-    least_squares,
-    stability_bound,
-)
+from descent import has_diverged
+from model import History, criterion, forward, least_squares, stability_bound
 
 
 def test_criterion_is_torch_mse(data):
@@ -92,9 +86,7 @@ def test_has_diverged():
 
 
 def test_record_reads_its_last_point():
-    record = TrainingRecord(method="batch", lr=0.1, batch_size=3, n_samples=3,
-                            epoch_losses=[2.0, 1.0], step_losses=[2.0],
-                            path=[(0.0, 0.0), (1.5, -2.5)])
+    record = History(epoch_losses=[2.0], step_losses=[2.0], path=[(0.0, 0.0), (1.5, -2.5)])
     assert (record.w, record.b, record.updates) == (1.5, -2.5, 1)
 
 
@@ -102,3 +94,14 @@ def test_bounds_for_the_default_data_are_the_readme_numbers():
     X, _ = make_data()
     assert stability_bound(X, 1) == pytest.approx(0.03846, abs=1e-5)
     assert stability_bound(X) == pytest.approx(0.12, abs=5e-3)
+
+
+def test_hessian_eigenvalues_equal_numpys_of_the_hand_written_hessian(data):
+    from model import hessian_eigenvalues
+
+    X, _ = data
+    x = X.reshape(-1).double().numpy()
+    by_hand = 2 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
+    expected = sorted(np.linalg.eigvalsh(by_hand), reverse=True)
+    assert hessian_eigenvalues(X) == pytest.approx(expected, rel=1e-12)
+    assert stability_bound(X) == pytest.approx(2 / expected[0], rel=1e-12)

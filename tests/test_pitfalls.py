@@ -11,6 +11,8 @@ from conftest import ROOT, run_script
 import pitfalls
 from data import make_data
 
+TUTORIAL = {"seed": 42, "slope": -5.0, "noise": 0.4}  # how make_data() makes the data
+
 
 def hand_gradient(X, Y, w, b):
     """d/dw and d/db of mean((w x + b - y)^2), derived by hand, in float64."""
@@ -51,9 +53,10 @@ def test_the_correct_loop_uses_each_gradient_once(data):
 
 def test_rebinding_leaves_w_without_a_gradient(data):
     X, Y = data
-    error, raised = pitfalls.caught(pitfalls.step_rebinding, X, Y, 0.1, 3)
-    assert isinstance(error, AttributeError) and "NoneType" in str(error)
-    assert any("not a leaf Tensor" in message for message in raised)
+    failure = pitfalls.caught(pitfalls.step_rebinding, X, Y, 3)
+    assert isinstance(failure.error, AttributeError) and "NoneType" in str(failure.error)
+    assert failure.where == "in step 1, at w.grad.data.zero_()"
+    assert any("not a leaf Tensor" in message for message in failure.warned)
     # The cause, checked directly: the rebound w is no leaf and autograd gives it no .grad.
     w = torch.tensor(-10.0, requires_grad=True)
     (w * 2).backward()
@@ -65,12 +68,13 @@ def test_rebinding_leaves_w_without_a_gradient(data):
 
 def test_in_place_update_of_a_leaf_raises_what_pytorch_raises(data):
     X, Y = data
-    error, _ = pitfalls.caught(pitfalls.step_in_place_with_grad, X, Y, 0.1, 3)
+    failure = pitfalls.caught(pitfalls.step_in_place_with_grad, X, Y, 3)
     w = torch.tensor(1.0, requires_grad=True)
     with pytest.raises(RuntimeError) as reference:
         w -= 0.1
-    assert type(error) is RuntimeError
-    assert str(error) == str(reference.value)
+    assert type(failure.error) is RuntimeError
+    assert str(failure.error) == str(reference.value)
+    assert failure.where == "in step 1, at w -= lr * w.grad"
 
 
 def test_data_and_no_grad_updates_give_the_same_path_exactly(data):
@@ -143,18 +147,19 @@ def test_printed_bounds_equal_the_numpy_bounds(capsys, tmp_path):
 
 def test_diverging_runs_are_reported_as_such_and_the_right_ones_converge(data):
     X, Y = data
-    result = pitfalls.summed_loss(X, Y, 20, 42)
+    setting = pitfalls.Setting(X, Y, steps=20, made=TUTORIAL)
+    result = pitfalls.summed_loss(setting)
     big, small, right = result.runs
     assert big.stopped == "diverged" and big.losses[-1] > 1e6 * big.losses[0]
     assert small.stopped == "" and small.losses[-1] < small.losses[0] / 1000
     assert right.stopped == "" and right.losses[-1] < right.losses[0] / 1000
 
-    wrong, standardised = pitfalls.unscaled_inputs(X, Y, 20, 42).runs
+    wrong, standardised = pitfalls.unscaled_inputs(setting).runs
     assert wrong.stopped == "diverged"
     assert not (math.isfinite(wrong.losses[-1]) and wrong.losses[-1] < 1e6 * wrong.losses[0])
     assert standardised.losses[-1] < standardised.losses[0] / 1000
 
-    wrong, right = pitfalls.step_too_big(X, Y, 20, 42).runs
+    wrong, right = pitfalls.step_too_big(setting).runs
     assert wrong.stopped == "nan" and math.isnan(wrong.losses[-1])
     assert any(math.isinf(loss) for loss in wrong.losses)
     assert right.losses[-1] < 1.0
@@ -163,18 +168,22 @@ def test_diverging_runs_are_reported_as_such_and_the_right_ones_converge(data):
 def test_figure_has_a_panel_per_drawn_pitfall_with_each_run_labelled(data):
     import matplotlib.pyplot as plt
 
-    import plots
+    from plots.pitfalls import plot_pitfalls
 
     X, Y = data
-    panels = {"1": pitfalls.no_zero_grad(X, Y, 5, 42).runs,
-              "7": pitfalls.step_too_big(X, Y, 5, 42).runs}
-    figure = plots.plot_pitfalls(panels)
+    setting = pitfalls.Setting(X, Y, steps=5, made=TUTORIAL)
+    panels = {"1": pitfalls.no_zero_grad(setting).runs,
+              "7": pitfalls.step_too_big(setting).runs}
+    figure = plot_pitfalls(panels)
     visible = [axes for axes in figure.axes if axes.get_visible()]
     assert len(visible) == 2
     for axes, runs in zip(visible, panels.values(), strict=True):
         labels = [text.get_text() for text in axes.get_legend().get_texts()]
         assert labels[0].startswith(runs[0].label) and labels[-1] == runs[-1].label
-        assert axes.get_yscale() == "log"
+        # A log axis only where the losses span more than two powers of ten.
+        finite = [loss for run in runs for loss in run.losses if math.isfinite(loss)]
+        assert axes.get_yscale() == ("log" if max(finite) > 100 * min(finite) else "linear")
+    assert [axes.get_yscale() for axes in visible] == ["linear", "log"]
     plt.close(figure)
 
 
@@ -186,7 +195,8 @@ def test_script_reports_every_pitfall_without_a_traceback(tmp_path):
         assert f"{number}. {pitfall.name}: {pitfall.title}" in result.stdout
     for heading in ("you see:", "why:", "fix:"):
         assert result.stdout.count(heading) == len(pitfalls.PITFALLS)
-    assert "AttributeError: 'NoneType' object has no attribute 'data'" in result.stdout
+    assert ("AttributeError: 'NoneType' object has no attribute 'data' "
+            "(in step 1, at w.grad.data.zero_())") in result.stdout
     assert "RuntimeError: a leaf Variable that requires grad" in result.stdout
     assert "identical, bit for bit" in result.stdout
     assert (tmp_path / "out" / "pitfalls.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -220,9 +230,9 @@ def test_only_one_pitfall_writes_its_own_figure_or_none(tmp_path, capsys):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["pitfalls-lr-too-big.png"]
 
 
-def test_readme_table_has_a_row_per_pitfall():
-    readme = (ROOT / "README.md").read_text()
-    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+def test_the_lesson_page_has_a_row_per_pitfall():
+    page = (ROOT / "docs" / "pitfalls.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
     for pitfall in pitfalls.PITFALLS:
         assert any(line.startswith(f"| `{pitfall.name}`") for line in rows), pitfall.name
 
@@ -238,8 +248,8 @@ def test_several_only_names_run_in_order_into_a_figure_of_their_own(tmp_path, ca
 
 def test_one_step_without_zeroing_is_not_called_a_swing(data):
     X, Y = data
-    assert "nothing has accumulated yet" in pitfalls.no_zero_grad(X, Y, 1, 42).seen
-    assert "never settles" in pitfalls.no_zero_grad(X, Y, 2, 42).seen
+    for steps, seen in ((1, "nothing has accumulated yet"), (2, "never settles")):
+        assert seen in pitfalls.no_zero_grad(pitfalls.Setting(X, Y, steps, made=TUTORIAL)).seen
 
 
 @pytest.mark.parametrize("epochs", ["0", "1001", "x"])
@@ -253,7 +263,7 @@ def test_epochs_outside_one_to_a_thousand_are_refused(tmp_path, capsys, epochs):
 
 def test_a_lucky_swing_below_the_correct_loop_is_named_as_such(data):
     X, Y = data
-    result = pitfalls.no_zero_grad(X, Y, 20, 42)
+    result = pitfalls.no_zero_grad(pitfalls.Setting(X, Y, steps=20, made=TUTORIAL))
     wrong, right = result.runs
     first_below = next(step for step in range(1, 21) if wrong.losses[step] < right.losses[step])
     assert f"at step {first_below} it is even below the correct loop" in result.details[0]

@@ -1,0 +1,202 @@
+"""The pages cannot go stale: every command shown in README.md and docs/ is run, its output
+checked against the page, and every exercise's answer checked against its real output.
+
+How a page is written (docs/README.md says the same for authors):
+- A ```console block holds commands (`$ python SCRIPT.py ARGS`) each followed by what it
+  prints, stdout and stderr together as a terminal shows them. Sybil finds the blocks.
+- In the printed lines, `...` stands for any text within a line, and a line that is only
+  `...` for any number of lines. Timings (`0.42 s`, `12.5 ms`, `98.1 us`) are masked.
+- A ```pycon block is a Python session (`>>>` lines and what they print), run as a doctest.
+- `<!-- skip: next -->` before a block leaves it unrun (Sybil's skip): for output that
+  was measured once and cannot be repeated in a test, like the full benchmark.
+- Every command runs in a fresh temporary folder (one per page), so figures never land in
+  figures/.
+- Under `## Try this`, each `### ` heading is an exercise: a question, then an answer
+  inside `<details><summary>Answer</summary> ... </details>`. Every number in an answer
+  must appear in a command or output of a console block of the same exercise.
+"""
+
+import contextlib
+import importlib
+import io
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from sybil import Sybil
+from sybil.evaluators.doctest import DocTestEvaluator
+from sybil.parsers.abstract import DocTestStringParser
+from sybil.parsers.markdown import CodeBlockParser, SkipParser
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TIMING = re.compile(r"\b\d[\d,]*(\.\d+)? (s|ms|us)\b")
+
+
+def run_command(command, cwd):
+    """Run `python SCRIPT.py ARGS` in this process, as from a shell in `cwd`.
+
+    Returns what it printed (stdout and stderr interleaved) and its exit status.
+    """
+    words = shlex.split(command)
+    assert words[0] in ("python", "python3") and words[1].endswith(".py"), (
+        f"a documented command runs one of the scripts: {command!r}")
+    module = importlib.import_module(Path(words[1]).stem)
+    printed = io.StringIO()
+    saved = os.getcwd(), sys.argv
+    os.chdir(cwd)
+    sys.argv = [words[1], *words[2:]]  # argparse names the script from argv[0]
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            module.main(words[2:])
+        status = 0
+    except SystemExit as stop:
+        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        os.chdir(saved[0])
+        sys.argv = saved[1]
+    return printed.getvalue(), status
+
+
+def pattern_of(expected_lines):
+    """A regex for the whole printed text: `...` within a line, or as a line of its own."""
+    parts = []
+    for line in expected_lines:
+        if line.strip() == "...":
+            parts.append(r"(?:[^\n]*\n)*?")
+        else:
+            parts.append(re.escape(line.rstrip()).replace(r"\.\.\.", r"[^\n]*") + r"\n")
+    return re.compile("".join(parts))
+
+
+def masked(text):
+    return TIMING.sub("<time>", text)
+
+
+def commands_in(block):
+    """[(command, expected lines)] of a console block."""
+    pairs = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            pairs.append((line[2:], []))
+        else:
+            assert pairs, f"output before any command in:\n{block}"
+            pairs[-1][1].append(line)
+    return pairs
+
+
+def check_console_block(example):
+    cwd = example.namespace["cwd"]
+    for command, expected in commands_in(example.parsed):
+        printed, _ = run_command(command, cwd)
+        actual = "".join(masked(line).rstrip() + "\n" for line in printed.splitlines())
+        if not pattern_of([masked(line) for line in expected]).fullmatch(actual):
+            return (f"{command}: the page shows\n" + "\n".join(expected)
+                    + f"\n\nbut it printed\n{printed}")
+    return None
+
+
+class PyconParser:
+    """```pycon blocks: Python sessions (`>>>` lines and what they print), run as doctests."""
+
+    def __init__(self):
+        self.blocks = CodeBlockParser(language="pycon")
+        self.doctests = DocTestStringParser(DocTestEvaluator())
+
+    def __call__(self, document):
+        for block in self.blocks(document):
+            for region in self.doctests(block.parsed, document.path):
+                region.adjust(block, block.parsed)
+                yield region
+
+
+SYBIL = Sybil(parsers=[CodeBlockParser(language="console", evaluator=check_console_block),
+                       PyconParser(), SkipParser()])
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_command_prints_what_the_page_shows(page, tmp_path):
+    document = SYBIL.parse(page)
+    document.namespace["cwd"] = tmp_path
+    for example in document:
+        example.evaluate()
+
+
+def exercises(text):
+    """{title: text} of the `### ` sections under a page's `## Try this`."""
+    match = re.search(r"^## Try this\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    if match is None:
+        return {}
+    sections = re.split(r"^### (.+)\n", match.group(1), flags=re.M)[1:]
+    return dict(zip(sections[::2], sections[1::2], strict=True))
+
+
+NUMBER = re.compile(r"(?<![\w.])-?\d(?:[\d,]*\d)?(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def numbers_to_check(answer):
+    """The numbers an answer states, less single digits (counts like "2 workers")."""
+    return [number for number in NUMBER.findall(answer)
+            if "." in number or len(number.lstrip("-")) > 1]
+
+
+# Every page of docs/ is a lesson, but the index and the teachers' page.
+DOC_PAGES = [page for page in PAGES
+             if page.parent.name == "docs" and page.name not in ("README.md", "extending.md")]
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_lesson_page_has_three_to_five_exercises_with_answers(page):
+    found = exercises(page.read_text())
+    assert 3 <= len(found) <= 5, f"{page.name}: {len(found)} exercises under '## Try this'"
+    for title, section in found.items():
+        assert "```console" in section, f"{page.name}, {title!r}: no command to run"
+        assert "<summary>Answer</summary>" in section, f"{page.name}, {title!r}: no answer"
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_number_in_an_answer_comes_from_its_commands_output(page):
+    for title, section in exercises(page.read_text()).items():
+        answer = section.split("<summary>Answer</summary>", 1)[1].split("</details>", 1)[0]
+        shown = "\n".join(re.findall(r"```console\n(.*?)```", section, flags=re.S))
+        prose = re.sub(r"```.*?```", "", answer, flags=re.S)
+        missing = [number for number in numbers_to_check(prose) if number not in shown]
+        assert not missing, f"{page.name}, {title!r}: {missing} are not in its outputs"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_link_to_a_file_of_the_project_exists(page):
+    text = re.sub(r"`[^`\n]*`", "", page.read_text())  # links shown as code are examples
+    for target in re.findall(r"\]\(([^)#\s]+)", text):
+        if "://" not in target:
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def stripped_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_python_excerpt_is_the_projects_code_as_it_is(page):
+    """A ```python block on a page is a quotation: its lines stand, in order, in a file."""
+    sources = [stripped_lines(path.read_text()) for path in ROOT.glob("**/*.py")
+               if ".venv" not in path.parts]
+    for excerpt in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
+        lines = stripped_lines(excerpt)
+        assert any(source[start:start + len(lines)] == lines
+                   for source in sources for start in range(len(source))), (
+            f"{page.name}: this excerpt is not in the code any more:\n{excerpt}")
+
+
+def test_the_reader_understands_its_own_notation():
+    pattern = pattern_of(["epoch   1: loss=...", "...", "final: w=-5.0 ..."])
+    assert pattern.fullmatch("epoch   1: loss=3.2\nepoch   2: x\nfinal: w=-5.0 b=1\n")
+    assert pattern.fullmatch("epoch   1: loss=3.2\nfinal: w=-5.0 b=1\n")
+    assert not pattern.fullmatch("epoch   1: loss=3.2\nfinal: w=-4.0 b=1\n")
+    assert masked("(20 updates, 0.003 s) 98.1 us 2.86 ms") == (
+        "(20 updates, <time>) <time> <time>")
+    assert numbers_to_check("lr 0.13 gives 2 lines over 20 epochs, -5.0 and 1,240, then") == [
+        "0.13", "20", "-5.0", "1,240"]
