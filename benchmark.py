@@ -241,7 +241,8 @@ def busy_warning(n, times):
     if not busy:
         return None
     return (f"warning: at n={n:,} a slowest repeat took over {BUSY_SPREAD:g} times the fastest "
-            f"({', '.join(busy)}): the machine may have been busy; read the verdicts, not the medians")
+            f"({', '.join(busy)}): the machine may have been busy; read the verdicts, "
+            "not the medians")
 
 
 # The promised costs, measured side by side.
@@ -360,13 +361,10 @@ def promised_ratios(repeats, quick):
 # The table, the CSV.
 
 def write_csv(path, rows):
-    def write(temporary):
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-
-    cli.write_atomically(path, write)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def ratio_text(ratio):
@@ -409,11 +407,11 @@ def main(argv=None):
                         default=[100, 1_000, 10_000, 100_000, 1_000_000],
                         help=f"data sizes n, from {SMALLEST_SIZE} to {cli.MAX_DATA_SIZE:,}")
     parser.add_argument("--large", action="store_true", help="also run n = 10,000,000")
-    parser.add_argument("--budget", type=cli.positive_float, default=4.0,
-                        help="seconds of training each run may spend")
-    parser.add_argument("--repeats", type=cli.positive_int, default=3,
-                        help="timed runs of every method (and of each cost ratio); the median "
-                             "is shown, the spread decides the verdicts")
+    parser.add_argument("--budget", type=cli.bounded_float(0, 600, above=True), default=4.0,
+                        help="seconds of training each run may spend, above 0 up to 600")
+    parser.add_argument("--repeats", type=cli.bounded_int(1, 20), default=3,
+                        help="timed runs of every method (and of each cost ratio), 1 to 20; the "
+                             "median is shown, the spread decides the verdicts")
     parser.add_argument("--skip-ratios", action="store_true",
                         help="skip the last section, the promised cost ratios")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
@@ -421,10 +419,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=1,
                         help="threads torch may use for one operation; 1 keeps the "
                              "verdicts steady when another program is busy")
-    parser.add_argument("--slope", type=cli.finite_float, default=DEFAULTS["slope"],
+    parser.add_argument("--slope", type=cli.slope_value, default=DEFAULTS["slope"],
                         help="true slope of the line")
     # Without noise the best loss is 0 and "within 1% of it" is never reached.
-    parser.add_argument("--noise", type=cli.positive_float, default=DEFAULTS["noise"],
+    parser.add_argument("--noise", type=cli.bounded_float(0, 1e6, above=True),
+                        default=DEFAULTS["noise"],
                         help="standard deviation of the Gaussian noise")
     parser.add_argument("--seed", type=cli.seed_int, default=DEFAULTS["seed"],
                         help="seed of the data's noise and of the samples' order")
@@ -481,14 +480,13 @@ def run(args, sizes, out_dir):
 
     from plots import benchmark as plots  # only now: matplotlib's backend has been chosen
 
-    csv_path = os.path.join(out_dir, "benchmark.csv")
-    write_csv(csv_path, rows)
-    print(f"wrote {os.path.abspath(csv_path)}")
     methods = ["closed form", *(label for label, _, _ in methods_for(cli.MAX_DATA_SIZE))]
     figures = {"benchmark.png": plots.plot_time_to_target(rows, args.budget, methods)}
-    cli.save_figures(out_dir, figures)
+    # The table and its figure are put in place together, or neither is.
+    cli.save_figures(out_dir, figures,
+                     files={"benchmark.csv": lambda path: write_csv(path, rows)})
     cli.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,15 +1,20 @@
 """Command-line plumbing shared by the scripts: argument types, the output folder, figures.
 
 Nothing here is about gradient descent; it keeps each script's main() short and makes
-every script refuse bad input the same way (one line, exit status 2, no traceback).
+every script behave the same way at its edges: bad input is refused in one line with exit
+status 2 before any work; a run writes its files all at once or not at all (output.py);
+Ctrl-C, SIGTERM and errors of the operating system end it in one line, never a traceback.
 """
 
 import argparse
+import errno
 import math
 import os
+import re
 import signal
 import sys
-import tempfile
+
+from output import Output
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -26,6 +31,9 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, description):
         super().__init__(description=description, formatter_class=DefaultsFormatter)
+        # Read -1e30 and -inf as values, not as options (argparse only knows -1 and -1.5).
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -53,6 +61,24 @@ def nonnegative_float(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of at least 0")
     return value
+
+
+def bounded_float(smallest, largest, above=False):
+    """An argparse type: a number from `smallest` (or, with above=True, above it) to `largest`."""
+    def parse(text):
+        value = finite_float(text)
+        if value < smallest or (above and value == smallest) or value > largest:
+            low = "above" if above else "from"
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must be a number {low} {smallest:g} to {largest:g}")
+        return value
+
+    return parse
+
+
+# The data must stay far inside float32 with its squared errors: |y| up to about 1e7.
+slope_value = bounded_float(-1e6, 1e6)
+noise_value = bounded_float(0.0, 1e6)
 
 
 def _integer(text):
@@ -102,10 +128,11 @@ def add_data_args(parser):
     CSV file of one's own (--data). Read them with load_data."""
     parser.add_argument("--n", type=data_size, default=None,
                         help="number of data points on [-5, 5) (default: 100)")
-    parser.add_argument("--slope", type=finite_float, default=None,
-                        help="true slope of the line (default: -5)")
-    parser.add_argument("--noise", type=nonnegative_float, default=None,
-                        help="standard deviation of the Gaussian noise (default: 0.4)")
+    parser.add_argument("--slope", type=slope_value, default=None,
+                        help="true slope of the line, from -1e6 to 1e6 (default: -5)")
+    parser.add_argument("--noise", type=noise_value, default=None,
+                        help="standard deviation of the Gaussian noise, from 0 to 1e6 "
+                             "(default: 0.4)")
     parser.add_argument("--seed", type=seed_int, default=None,
                         help="seed of the data's noise (default: 42)")
     parser.add_argument("--data", metavar="FILE.csv", default=None,
@@ -135,11 +162,28 @@ def load_data(parser, args):
                   f"noise, seed {made['seed']}")
 
 
+# No run should go silent for hours: a cap on epochs, and on the updates of a run (at about
+# 0.2 ms an update here, a million take a few minutes).
+MAX_EPOCHS = 100_000
+MAX_UPDATES = 1_000_000
+MAX_SAMPLES = 1_000_000_000  # samples processed by a batch run: epochs * n
+
+
+def check_work(parser, epochs, n, batch_size):
+    """Refuse, in one line, a run of more than MAX_UPDATES updates (or MAX_SAMPLES samples)."""
+    updates = epochs * -(-n // batch_size)
+    if updates > MAX_UPDATES or epochs * n > MAX_SAMPLES:
+        parser.error(f"{epochs:,} epochs on {n:,} samples in batches of {batch_size:,} is "
+                     f"{updates:,} updates over {epochs * n:,} samples; the limit is "
+                     f"{MAX_UPDATES:,} updates and {MAX_SAMPLES:,} samples (fewer --epochs)")
+
+
 def add_training_args(parser, lr, epochs):
     """The knobs every training script shares, with the script's own defaults."""
     parser.add_argument("--lr", type=positive_float, default=lr, help="step size")
-    parser.add_argument("--epochs", type=positive_int, default=epochs,
-                        help="passes over the data")
+    parser.add_argument("--epochs", type=bounded_int(1, MAX_EPOCHS), default=epochs,
+                        help=f"passes over the data, 1 to {MAX_EPOCHS:,} (and at most "
+                             f"{MAX_UPDATES:,} updates)")
     parser.add_argument("--w0", type=finite_float, default=-10.0, help="starting slope w")
     parser.add_argument("--b0", type=finite_float, default=-20.0, help="starting intercept b")
     add_data_args(parser)
@@ -148,8 +192,9 @@ def add_training_args(parser, lr, epochs):
 
 def add_side_by_side_args(parser):
     """The knobs of scripts that run batch descent and SGD side by side on the same data."""
-    parser.add_argument("--epochs", type=positive_int, default=20,
-                        help="passes over the data, for every run")
+    parser.add_argument("--epochs", type=bounded_int(1, MAX_EPOCHS), default=20,
+                        help=f"passes over the data, for every run, 1 to {MAX_EPOCHS:,} (and "
+                             f"at most {MAX_UPDATES:,} updates of SGD)")
     parser.add_argument("--batch-lr", type=positive_float, default=0.1,
                         help="step size of batch gradient descent")
     parser.add_argument("--sgd-lr", type=positive_float, default=0.01,
@@ -192,18 +237,29 @@ def add_output_args(parser, seed=False):
 def parse_args(parser, argv):
     """Parse, refuse bad input, and set up for the run before any work is done.
 
-    Returns (args, out_dir). The figure backend is Agg unless --show asked for a window,
-    so no run ever blocks or needs a display.
+    Returns (args, out_dir). Figures are drawn with Agg, which needs no display, unless
+    --show asked for a window; an MPLBACKEND naming a backend that does not exist then
+    only costs the window.
     """
-    # Piping into `head` should end the output quietly, not with a BrokenPipeError;
-    # set before parsing, since --help (and --list) print while parsing.
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = parser.parse_args(argv)
+    requested = os.environ.get("MPLBACKEND")
+    # matplotlib reads MPLBACKEND when it is first imported, and an unknown name fails
+    # there: so it starts on Agg, and --show switches to the asked-for backend afterwards
+    # (or, with none asked for, lets matplotlib pick one that works here).
+    if not args.show or requested:
+        os.environ["MPLBACKEND"] = "Agg"
     import matplotlib
 
     if not args.show:
         matplotlib.use("Agg")
+    elif requested:
+        import matplotlib.pyplot as plt
+
+        try:
+            plt.switch_backend(requested)
+        except (ValueError, ImportError, RuntimeError):
+            # No usable window: show_figures says so in one line; the figures are saved.
+            plt.switch_backend("Agg")
     return args, prepare_out_dir(parser, args.out)
 
 
@@ -211,48 +267,29 @@ def prepare_out_dir(parser, out):
     """Check, before any work, that the output folder can take files; create nothing yet.
 
     The folder (or, if it does not exist, the nearest folder above it that does) must be a
-    writable folder. save_figures creates it when there is something to write.
+    writable folder. The files are put in it, all at once, when the run has made them.
     """
     existing = os.path.abspath(out)
-    while not os.path.exists(existing):
+    while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        parser.error(f"--out {out!r}: {existing} is a file, not a folder")
+        kind = "a link that leads to no folder" if os.path.islink(existing) else "a file"
+        parser.error(f"--out {out!r}: {existing} is {kind}, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         parser.error(f"cannot write figures to --out {out!r}: {existing} is not writable")
     return out
 
 
-def write_atomically(path, write):
-    """Call write(temporary_path) beside `path`, then rename: a failed write leaves no half file."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=suffix)
-    os.close(handle)
-    try:
-        write(temporary)
-        # mkstemp makes the file private (0600); give it the permissions a plain save would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def save_figure(figure, path):
-    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=110))
-
-
-def save_figures(out_dir, figures):
-    """Save each named figure into out_dir (created if missing) and say where."""
-    os.makedirs(out_dir, exist_ok=True)
+def save_figures(out_dir, figures, files=None):
+    """Put other files ({name: write(path)}) and the figures ({name: figure}) into out_dir,
+    all at once or not at all, and print the full path of each."""
+    output = Output(out_dir)
+    for name, write in (files or {}).items():
+        output.add(name, write)
     for name, figure in figures.items():
-        path = os.path.join(out_dir, name)
-        save_figure(figure, path)
-        print(f"wrote {os.path.abspath(path)}")
+        output.add_figure(name, figure)
+    for path in output.commit():
+        print(f"wrote {path}")
 
 
 def show_figures(figures, show):
@@ -267,3 +304,79 @@ def show_figures(figures, show):
     for figure in figures.values():
         plt.close(figure)
 
+
+# Running a script as a command.
+
+class Terminated(Exception):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that clean-up code runs."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+class QuietWhenClosed:
+    """Standard output that goes quiet once its reader is gone (`| head -1`), so the run
+    still finishes and writes its files."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text):
+        if not self.closed_by_reader:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._close()
+        return len(text)
+
+    def flush(self):
+        if not self.closed_by_reader:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self):
+        self.closed_by_reader = True
+        # Point the descriptor at /dev/null: the interpreter's last flush then finds no
+        # broken pipe to complain about.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def error_text(error):
+    """An operating-system error in one line: the path, then the reason."""
+    reason = error.strerror or errno.errorcode.get(error.errno, "") or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def run(main):
+    """Run a script's main() as a command: Ctrl-C and SIGTERM end it with `interrupted`
+    (exit status 130 and 143), an error of the operating system with one line naming the
+    path and the reason (exit status 1). Either way no file was changed (output.py)."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show a character shows an escape instead of failing.
+        stream.reconfigure(errors="backslashreplace")
+    sys.stdout = QuietWhenClosed(sys.stdout)
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    prog = os.path.basename(sys.argv[0])
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(_stopped(130, "interrupted"))
+    except Terminated:
+        sys.exit(_stopped(143, "interrupted"))
+    except OSError as error:
+        sys.exit(_stopped(1, f"{prog}: error: {error_text(error)}"))
+
+
+def _stopped(status, message):
+    sys.stdout.flush()
+    print(message, file=sys.stderr)
+    return status

@@ -32,6 +32,7 @@ def main(argv=None):
     args, out_dir = cli.parse_args(parser, argv)
     X, Y, source = cli.load_data(parser, args)
     n = len(X)
+    cli.check_work(parser, args.epochs, n, 1)
 
     print(f"data: {source}; {args.epochs} epoch{'' if args.epochs == 1 else 's'} "
           "from w=-10 b=-20")
@@ -70,4 +71,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

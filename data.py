@@ -79,14 +79,11 @@ def read_csv(path):
 
 def write_csv(path, X, Y):
     """Write X, Y as a CSV with columns x and y, the format --data reads."""
-    def write(temporary):
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["x", "y"])
-            # repr-exact float32 values: reading the file back gives the same tensors.
-            writer.writerows(zip(X.reshape(-1).tolist(), Y.reshape(-1).tolist(), strict=True))
-
-    cli.write_atomically(path, write)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["x", "y"])
+        # Every float32 value written in full: reading the file back gives the same tensors.
+        writer.writerows(zip(X.reshape(-1).tolist(), Y.reshape(-1).tolist(), strict=True))
 
 
 def main(argv=None):
@@ -99,17 +96,18 @@ def main(argv=None):
     args, out_dir = cli.parse_args(parser, argv)
     X, Y, source = cli.load_data(parser, args)
     print(f"data: {source}; x in [{X.min().item():g}, {X.max().item():g}]")
-    if args.csv:
-        write_csv(args.csv, X, Y)
-        print(f"wrote {os.path.abspath(args.csv)}")
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
     slope = None if args.data else (DEFAULTS["slope"] if args.slope is None else args.slope)
     figures = {"data.png": tutorial.plot_data(X, Y, slope)}
+    if args.csv:
+        # The CSV's own folder, written all at once like the figures' (output.py).
+        cli.save_figures(os.path.dirname(args.csv) or ".", {},
+                         files={os.path.basename(args.csv): lambda path: write_csv(path, X, Y)})
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -6,7 +6,6 @@ prints what you see, why, and the one-line fix. `python pitfalls.py --list` name
 the lesson.
 """
 
-import argparse
 import math
 import traceback
 import warnings
@@ -422,15 +421,6 @@ def report(number, pitfall, result):
     return lines
 
 
-class ListAction(argparse.Action):
-    """--list: print the names and stop, before any other argument is checked or used."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        for number, pitfall in enumerate(PITFALLS, 1):
-            print(f"{number}. {pitfall.name:<16} {pitfall.title}")
-        parser.exit()
-
-
 TEST_ARGS = ["--epochs", "2"]  # the fast setting the smoke tests run
 
 
@@ -439,16 +429,21 @@ def main(argv=None):
                         "explained beside the correct loop.")
     parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME", action="append",
                         help="run only this pitfall (repeat for several; see --list)")
-    parser.add_argument("--list", action=ListAction, nargs=0, default=argparse.SUPPRESS,
+    parser.add_argument("--list", action="store_true",
                         help="list the pitfalls' names and exit")
     # Each pitfall runs whole loops on up to 10,000 points: keep a run to seconds.
     parser.add_argument("--epochs", type=cli.bounded_int(1, 1000), default=20,
                         help="steps of each loop (the step-size pitfall runs until NaN)")
-    parser.add_argument("--slope", type=cli.finite_float, default=-5.0, help="true slope")
-    parser.add_argument("--noise", type=cli.nonnegative_float, default=0.4,
+    parser.add_argument("--slope", type=cli.slope_value, default=-5.0,
+                        help="true slope, from -1e6 to 1e6")
+    parser.add_argument("--noise", type=cli.noise_value, default=0.4,
                         help="standard deviation of the Gaussian noise")
     cli.add_output_args(parser, seed=True)
     args, out_dir = cli.parse_args(parser, argv)
+    if args.list:
+        for number, pitfall in enumerate(PITFALLS, 1):
+            print(f"{number}. {pitfall.name:<16} {pitfall.title}")
+        return
     chosen = [pitfall for pitfall in PITFALLS if args.only is None or pitfall.name in args.only]
 
     made = {"seed": args.seed, "slope": args.slope, "noise": args.noise}
@@ -480,4 +475,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -49,6 +49,7 @@ def main(argv=None):
     cli.add_training_args(parser, lr=0.1, epochs=20)
     args, out_dir = cli.parse_args(parser, argv)
     X, Y, source = cli.load_data(parser, args)
+    cli.check_work(parser, args.epochs, len(X), len(X))
 
     bound = stability_bound(X)
     print(f"data: {source}")
@@ -70,4 +71,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -74,6 +74,7 @@ def main(argv=None):
 
     n = len(X)
     batch_size = min(args.batch_size, n)
+    cli.check_work(parser, args.epochs, n, batch_size)
     if args.batch_size > n:
         print(f"note: --batch-size {args.batch_size} is more than the {n} samples; "
               f"each step uses all {n} (batch descent)")
@@ -107,4 +108,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -8,7 +8,6 @@ for the knobs; docs/pictures.md and docs/step_size.md are the lessons.
 
 import functools
 import math
-import os
 import time
 from dataclasses import dataclass
 
@@ -69,10 +68,15 @@ def sweep_step_sizes(X, Y, lrs, epochs, batch_sizes, seed=42):
     loss it started from. batch_sizes: {label: samples per update}, len(X) for batch descent.
     Returns {label: [(lr, final full-data loss (nan if stopped), diverged), ...]}.
     """
+    from tqdm import tqdm
+
     sweep = {}
+    # A bar on a terminal only (disable=None): quiet in pipes, logs and tests.
+    bar = tqdm(total=len(batch_sizes) * len(lrs), desc="sweep runs", leave=False, disable=None)
     for label, batch_size in batch_sizes.items():
         runs = []
         for lr in lrs:
+            bar.update()
             history = train(X, Y, gd_update, {"lr": lr}, epochs, batch_size, seed=seed,
                             w0=W0, b0=B0)
             start = history.epoch_losses[0]
@@ -82,6 +86,7 @@ def sweep_step_sizes(X, Y, lrs, epochs, batch_sizes, seed=42):
                 loss = final_loss(X, Y, history)
                 runs.append((lr, loss, not loss <= start))
         sweep[label] = runs
+    bar.close()
     return sweep
 
 
@@ -136,7 +141,7 @@ def main(argv=None):
     parser.add_argument("--minibatch-lr", type=cli.positive_float, default=0.04,
                         help="step size of the mini-batch run")
     parser.add_argument("--sweep-points", type=cli.bounded_int(2, 200), default=25,
-                        help="step sizes tried per method, log-spaced over --sweep-range "
+                        help="step sizes tried per method, 2 to 200, log-spaced over --sweep-range "
                         "(the tutorial's 0.1 added when inside it)")
     parser.add_argument("--sweep-range", type=cli.positive_float, nargs=2, default=[1e-3, 1.0],
                         metavar=("LOW", "HIGH"), help="smallest and largest step size swept")
@@ -146,6 +151,7 @@ def main(argv=None):
         parser.error(f"--sweep-range {low:g} {high:g}: the first must be below the second")
     X, Y, source = cli.load_data(parser, args)
     n = len(X)
+    cli.check_work(parser, args.epochs, n, 1)
     if args.minibatch_size >= n:
         parser.error(f"--minibatch-size {args.minibatch_size} must be below the {n} samples "
                      "(a batch of all of them is batch descent)")
@@ -199,12 +205,11 @@ def main(argv=None):
     paths = {run.label: histories[run.name].path for run in runs if run.name in histories}
     styles = {run.label: run_style(run.batch_size, n) for run in runs}
 
-    # the pictures, one stage each
-    figures = {}
+    # the pictures, one stage each; written together at the end (the GIF drawn then)
+    figures, files = {}, {}
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
         name = STAGES[stage]
-        path = os.path.join(out_dir, name)
         if stage == "surface":
             figures[name] = surface.plot_loss_surface(X, Y, paths, styles)
             across, along = step_factor(batch.lr, steepest), step_factor(batch.lr, shallowest)
@@ -235,23 +240,22 @@ def main(argv=None):
             animated = {run.label: histories[run.name].path for run in (batch, sgd)}
             figure, draw, frames = surface.animate_fit(
                 X, Y, animated, {batch.label: 1, sgd.label: n}, styles)
-            # save_gif(figure, draw, count, path): write_atomically supplies the path.
-            cli.write_atomically(path, functools.partial(surface.save_gif, figure, draw,
-                                                         len(frames)))
-            plt.close(figure)
+            # save_gif(figure, draw, count, path): the output folder supplies the path.
+            files[name] = functools.partial(surface.save_gif, figure, draw, len(frames))
+            animation_figure = figure
             epochs = min(2, args.epochs)
             caption = [f"{len(frames)} frames, 10 a second; "
                        f"after {epochs} epoch{'' if epochs == 1 else 's'}: " + ", ".join(
                            f"{run.name} loss={loss_after(X, Y, histories[run.name], epochs):.3f}"
                            for run in (batch, sgd))]
-        if name in figures:
-            cli.save_figure(figures[name], path)
         print(f"[{number}/{len(stages)}] {stage}: {time.perf_counter() - started:.1f} s")
-        print(f"wrote {os.path.abspath(path)}")
         for line in caption:
             print(f"  {line}", flush=True)
+    cli.save_figures(out_dir, figures, files)
+    if files:
+        plt.close(animation_figure)
     cli.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -191,9 +191,11 @@ def save_gif(figure, draw, count, path, fps=10, dpi=80):
     has no window.
     """
     from matplotlib.animation import PillowWriter
+    from tqdm import tqdm
 
     writer = PillowWriter(fps=fps)
     with writer.saving(figure, path, dpi):
-        for frame in range(count):
+        # A bar on a terminal only (disable=None): quiet in pipes, logs and tests.
+        for frame in tqdm(range(count), desc="animation frames", leave=False, disable=None):
             draw(frame)
             writer.grab_frame()

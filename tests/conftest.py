@@ -15,12 +15,12 @@ os.environ["MPLBACKEND"] = "Agg"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_script(script, *args, cwd=None):
+def run_script(script, *args, cwd=None, env=None):
     """Run one of the project's scripts as a person would, and capture what it prints."""
     return subprocess.run(
         [sys.executable, str(ROOT / script), *map(str, args)],
         capture_output=True, text=True, cwd=cwd or ROOT, timeout=120,
-        env={**os.environ, "MPLBACKEND": "Agg"},
+        env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
     )
 
 

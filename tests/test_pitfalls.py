@@ -213,12 +213,16 @@ def test_unknown_name_is_a_one_line_error_listing_the_names(tmp_path):
 
 
 def test_list_names_every_pitfall_and_writes_nothing(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        pitfalls.main(["--list", "--out", str(tmp_path / "out")])
-    assert exit_info.value.code == 0
+    pitfalls.main(["--list", "--out", str(tmp_path / "out")])
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in listed] == [p.name for p in pitfalls.PITFALLS]
     assert not (tmp_path / "out").exists()
+
+
+def test_list_does_not_hide_a_bad_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as refused:
+        pitfalls.main(["--list", "--only", "bogus", "--out", str(tmp_path)])
+    assert refused.value.code == 2 and "bogus" in capsys.readouterr().err
 
 
 def test_only_one_pitfall_writes_its_own_figure_or_none(tmp_path, capsys):

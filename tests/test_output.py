@@ -1,0 +1,281 @@
+"""A run changes its output folder all at once or not at all, and ends in one line, never a
+traceback: failures and interrupts between two files, signals, the backend, the terminal's
+encoding, closed pipes, runaway counts, and two runs into one folder at the same time."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, run_script
+
+import cli
+import compare
+import data
+from output import Output
+
+
+def earlier_files(folder, names=("batch_loss.png", "sgd_loss.png", "compare_loss.png")):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(f"earlier {name}".encode())
+    return snapshot(folder)
+
+
+def snapshot(folder):
+    """Every entry of the folder, hidden ones too, with its bytes (None for a folder)."""
+    return {path.name: None if path.is_dir() else path.read_bytes()
+            for path in folder.iterdir()}
+
+
+def no_staging_left(*folders):
+    return not any(path.name.startswith(".staging-")
+                   for folder in folders for path in folder.iterdir())
+
+
+def writer(content):
+    def write(path):
+        with open(path, "wb") as handle:
+            handle.write(content)
+    return write
+
+
+def failing(error):
+    def write(path):
+        with open(path, "wb") as handle:
+            handle.write(b"half a fi")
+        raise error
+    return write
+
+
+def test_files_are_put_in_place_together(tmp_path):
+    out = tmp_path / "out"
+    earlier_files(out)
+    output = Output(out)
+    output.add("batch_loss.png", writer(b"new batch"))
+    output.add("new.csv", writer(b"new csv"))
+    assert output.commit() == [str(out / "batch_loss.png"), str(out / "new.csv")]
+    assert snapshot(out) == {"batch_loss.png": b"new batch", "new.csv": b"new csv",
+                             "sgd_loss.png": b"earlier sgd_loss.png",
+                             "compare_loss.png": b"earlier compare_loss.png"}
+    assert no_staging_left(out, tmp_path)
+
+
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
+                                   PermissionError(errno.EACCES, "Permission denied"),
+                                   KeyboardInterrupt(), cli.Terminated()],
+                         ids=["disk-full", "permission", "ctrl-c", "sigterm"])
+def test_a_failure_between_two_files_leaves_the_folder_as_it_was(tmp_path, error):
+    out = tmp_path / "out"
+    before = earlier_files(out)
+    output = Output(out)
+    output.add("batch_loss.png", writer(b"new batch"))
+    output.add("sgd_loss.png", failing(error))
+    output.add("compare_loss.png", writer(b"new compare"))
+    with pytest.raises(type(error)):
+        output.commit()
+    assert snapshot(out) == before
+    assert no_staging_left(out, tmp_path)
+
+
+def test_a_folder_that_did_not_exist_is_not_left_behind(tmp_path):
+    output = Output(tmp_path / "new" / "deeper")
+    output.add("a.png", writer(b"a"))
+    output.add("b.png", failing(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(OSError):
+        output.commit()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_in_the_way_is_found_before_anything_moves(tmp_path):
+    out = tmp_path / "out"
+    before = earlier_files(out)
+    (out / "sgd_loss.png").unlink()
+    (out / "sgd_loss.png").mkdir()
+    before = snapshot(out)
+    output = Output(out)
+    for name in ("batch_loss.png", "sgd_loss.png"):
+        output.add(name, writer(b"new"))
+    with pytest.raises(IsADirectoryError):
+        output.commit()
+    assert snapshot(out) == before and no_staging_left(out)
+
+
+def test_a_failed_figure_in_a_script_leaves_no_trace(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    before = earlier_files(out)
+    import matplotlib.figure
+
+    saves = []
+
+    def save_then_fail(figure, path, **options):
+        saves.append(path)
+        if len(saves) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        with open(path, "wb") as handle:
+            handle.write(b"new figure")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", save_then_fail)
+    with pytest.raises(OSError):
+        compare.main(["--epochs", "2", "--out", str(out)])
+    assert len(saves) == 2
+    assert snapshot(out) == before and no_staging_left(out, tmp_path)
+
+
+# As a person runs them: one line, the right exit status, nothing half-written.
+
+def test_a_folder_in_the_way_is_one_line_with_exit_status_1(tmp_path):
+    out = tmp_path / "out"
+    earlier_files(out)
+    (out / "sgd_loss.png").unlink()
+    (out / "sgd_loss.png").mkdir()
+    before = snapshot(out)
+    result = run_script("compare.py", "--epochs", "2", "--out", out)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"compare.py: error: {out / 'sgd_loss.png'}: a folder is in the way"]
+    assert snapshot(out) == before and no_staging_left(out)
+
+
+def start(script, *args, cwd=None, env=None):
+    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd, env={**os.environ, "MPLBACKEND": "Agg", **(env or {})})
+
+
+def wait_for_line(process, prefix):
+    for line in process.stdout:
+        if line.startswith(prefix):
+            return line
+    raise AssertionError(f"no line starting {prefix!r}; stderr: {process.stderr.read()}")
+
+
+@pytest.mark.parametrize("sent, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_signal_during_training_is_one_line_and_changes_nothing(tmp_path, sent, status):
+    out = tmp_path / "out"
+    before = earlier_files(out, ["sgd_loss.png"])
+    process = start("train_sgd.py", "--epochs", "5000", "--out", out)
+    wait_for_line(process, "epoch   1:")
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status
+    assert stderr == "interrupted\n"
+    assert snapshot(out) == before and no_staging_left(out)
+
+
+def test_sigterm_while_the_animation_is_written_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "out"
+    before = earlier_files(out, ["fit.gif"])
+    process = start("visualize.py", "--only", "animation", "--out", out)
+    wait_for_line(process, "[1/1] animation")
+    time.sleep(0.5)  # the GIF's frames are being drawn into the staging folder now
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and stderr == "interrupted\n"
+    assert snapshot(out) == before and no_staging_left(out, tmp_path)
+
+
+def test_two_runs_into_one_folder_end_with_one_runs_complete_set(tmp_path):
+    alone = {}
+    for seed in (1, 2):
+        assert run_script("compare.py", "--epochs", "2", "--seed", seed,
+                          "--out", tmp_path / str(seed)).returncode == 0
+        alone[seed] = snapshot(tmp_path / str(seed))
+    together = [start("compare.py", "--epochs", "2", "--seed", seed, "--out", tmp_path / "both")
+                for seed in (1, 2)]
+    for process in together:
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+    assert snapshot(tmp_path / "both") in (alone[1], alone[2])
+
+
+def test_a_closed_pipe_ends_printing_but_not_the_run(tmp_path):
+    process = start("compare.py", "--out", tmp_path / "out")
+    first = process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+    assert first.startswith("data:") and process.returncode == 0 and stderr == ""
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "batch_loss.png", "compare_loss.png", "sgd_loss.png"]
+
+
+def test_an_unknown_backend_does_not_matter_without_show(tmp_path):
+    result = run_script("data.py", "--out", tmp_path, env={"MPLBACKEND": "bogus"})
+    assert result.returncode == 0 and result.stderr == ""
+    assert (tmp_path / "data.png").exists()
+
+
+def test_an_unknown_backend_with_show_is_one_line(tmp_path):
+    result = run_script("data.py", "--out", tmp_path, "--show", env={"MPLBACKEND": "bogus"})
+    assert result.returncode == 0 and (tmp_path / "data.png").exists()
+    assert len(result.stderr.splitlines()) == 1 and "figures were saved only" in result.stderr
+
+
+def test_a_path_the_terminal_cannot_encode_does_not_raise(tmp_path):
+    out = tmp_path / "grafiken-überall"
+    result = run_script("data.py", "--out", out, env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert (out / "data.png").exists()
+    assert "grafiken-\\xfcberall" in result.stdout
+
+
+@pytest.mark.parametrize("script, args", [
+    (data, ["--noise", "1e308"]), (data, ["--slope", "1e308"]), (data, ["--slope", "-2e6"]),
+    (compare, ["--epochs", str(10**9)]), (compare, ["--epochs", "20000"]),
+    (compare, ["--n", "100000"]),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else value.__name__)
+def test_runaway_counts_and_values_are_refused_before_any_work(tmp_path, capsys, script,
+                                                                 args):
+    with pytest.raises(SystemExit) as refused:
+        script.main([*args, "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("script, args", [
+    ("train_batch.py", ["--epochs", str(10**30)]),
+    ("train_sgd.py", ["--epochs", "200000"]),
+    ("benchmark.py", ["--repeats", str(10**30)]),
+    ("visualize.py", ["--sweep-points", "1000"]),
+    ("pitfalls.py", ["--epochs", "5000"]),
+])
+def test_every_count_has_a_limit_stated_in_help(tmp_path, capsys, script, args):
+    module = __import__(script[:-3])
+    with pytest.raises(SystemExit) as refused:
+        module.main([*args, "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        module.main(["--help"])
+    option = args[0]
+    described = " ".join(capsys.readouterr().out.split(option, 2)[-1].split()[:40])
+    assert " to " in described, f"{script} {option}: no limit in --help: {described}"
+
+
+def test_a_negative_number_in_exponent_form_is_a_value(tmp_path, capsys):
+    import train_batch
+
+    with pytest.raises(SystemExit) as stopped:
+        train_batch.main(["--w0=-1e30", "--epochs", "2", "--out", str(tmp_path)])
+    first = capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped_again:
+        train_batch.main(["--w0", "-1e30", "--epochs", "2", "--out", str(tmp_path)])
+    assert stopped.value.code == stopped_again.value.code == 1
+    assert capsys.readouterr().err == first and "overflowed" in first
+
+
+def test_a_link_that_loops_is_not_a_folder(tmp_path, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(SystemExit) as refused:
+        data.main(["--out", str(loop)])
+    assert refused.value.code == 2
+    assert "not a folder" in capsys.readouterr().err
