@@ -155,6 +155,9 @@ def load_data(parser, args):
             X, Y = read_csv(args.data)
         except ValueError as error:
             parser.error(f"--data {args.data}: {error}")
+        if X.min() == X.max():
+            parser.error(f"--data {args.data}: every x is {X[0].item():g}, so no single "
+                         "line fits best (any line through their mean y does)")
         return X, Y, f"{len(X)} points from {args.data}"
     made = {name: DEFAULTS[name] if value is None else value for name, value in made.items()}
     X, Y = make_data(**made)
@@ -200,7 +203,7 @@ def add_side_by_side_args(parser):
     parser.add_argument("--sgd-lr", type=positive_float, default=0.01,
                         help="step size of SGD (batch size 1)")
     parser.add_argument("--order-seed", type=seed_int, default=42,
-                        help="seed of the per-epoch shuffling (SGD and mini-batches)")
+                        help="seed of the per-epoch shuffling of the samples")
     add_data_args(parser)
     add_output_args(parser)
 
@@ -263,20 +266,26 @@ def parse_args(parser, argv):
     return args, prepare_out_dir(parser, args.out)
 
 
-def prepare_out_dir(parser, out):
-    """Check, before any work, that the output folder can take files; create nothing yet.
+def prepare_out_dir(parser, out, option="--out"):
+    """Check, before any work, that the output folder can take files; leave nothing behind.
 
     The folder (or, if it does not exist, the nearest folder above it that does) must be a
-    writable folder. The files are put in it, all at once, when the run has made them.
+    folder in which a file can be made: a trial folder is made there and removed. The
+    files are put in place, all at once, when the run has made them.
     """
+    import tempfile
+
     existing = os.path.abspath(out)
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         kind = "a link that leads to no folder" if os.path.islink(existing) else "a file"
-        parser.error(f"--out {out!r}: {existing} is {kind}, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        parser.error(f"cannot write figures to --out {out!r}: {existing} is not writable")
+        parser.error(f"{option} {out!r}: {existing} is {kind}, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
+    except OSError as error:
+        parser.error(f"cannot write to {option} {out!r}: {existing}: "
+                     f"{error.strerror or error}")
     return out
 
 

@@ -43,6 +43,10 @@ def main(argv=None):
         if lr >= bounds[name]:
             print(f"warning: {flag} {lr:g} is at or above the stability bound "
                   f"{bounds[name]:.4f} of {rule}", flush=True)
+    if args.epochs * n > 50_000:
+        # The runs print nothing of their own here: say that this one takes a while.
+        print(f"training: {args.epochs * n:,} SGD updates, about {args.epochs * n / 5000:.0f} s "
+              "at 0.2 ms an update", flush=True)
     histories = {
         "batch GD": train_batch(X, Y, lr=args.batch_lr, epochs=args.epochs, verbose=False),
         "SGD": train_sgd(X, Y, lr=args.sgd_lr, epochs=args.epochs, seed=args.order_seed,

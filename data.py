@@ -94,6 +94,10 @@ def main(argv=None):
                              "to edit and train on with --data")
     cli.add_output_args(parser)
     args, out_dir = cli.parse_args(parser, argv)
+    if args.csv is not None:
+        if os.path.isdir(args.csv) or args.csv.endswith(("/", os.sep)) or not args.csv.strip():
+            parser.error(f"--csv {args.csv!r} is a folder; give a file name, like data.csv")
+        cli.prepare_out_dir(parser, os.path.dirname(args.csv) or ".", option="--csv")
     X, Y, source = cli.load_data(parser, args)
     print(f"data: {source}; x in [{X.min().item():g}, {X.max().item():g}]")
 

@@ -34,7 +34,7 @@ def gd_update(params, state, hyperparams):
 
 
 def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, seed=42,
-          w0=-10.0, b0=-20.0):
+          w0=-10.0, b0=-20.0, verbose=False):
     """Descent on batches of `batch_size` samples (None: all of them) with Step 4 = `update`.
 
     The order of the samples, the batches and the record are those of `train_batch`
@@ -43,6 +43,8 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
     shuffle=False). `state` starts as an empty dict that `update` may fill.
     A run stops early, with its history so far, once a loss is not finite or has grown
     DIVERGENCE_FACTOR times past the start: `divergence_report` then says where.
+    verbose=True prints the training scripts' epoch lines: the loss the epoch started from,
+    then (w, b) where it ended.
     """
     n = len(X)
     batch_size = n if batch_size is None else min(batch_size, n)
@@ -52,7 +54,7 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
     history = History(path=[(w.item(), b.item())])
     generator = torch.Generator().manual_seed(seed)
 
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         with torch.no_grad():
             history.epoch_losses.append(criterion(forward(X, w, b), Y).item())
         if batch_size < n and shuffle:
@@ -71,6 +73,9 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
             history.path.append((w.item(), b.item()))
             if has_diverged(history.step_losses[-1], history.epoch_losses[0]):
                 return history
+        if verbose:
+            print(f"epoch {epoch:3d}: loss={history.epoch_losses[-1]:.6f} w={w.item():+.6f} "
+                  f"b={b.item():+.6f}")
     return history
 
 

@@ -8,7 +8,7 @@ docs/sgd.md and docs/minibatches.md are the lessons.
 import torch
 
 import cli
-from model import History, criterion, forward, least_squares, stability_bound
+from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 
 def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffle=True,
@@ -75,17 +75,18 @@ def main(argv=None):
     n = len(X)
     batch_size = min(args.batch_size, n)
     cli.check_work(parser, args.epochs, n, batch_size)
-    if args.batch_size > n:
-        print(f"note: --batch-size {args.batch_size} is more than the {n} samples; "
-              f"each step uses all {n} (batch descent)")
     bound = stability_bound(X, batch_size)
     if batch_size == 1:
         name, rule = "stochastic gradient descent", "plain descent on single samples"
-    else:
+    elif batch_size < n:
         name = f"mini-batch gradient descent, batch size {batch_size}"
         rule = f"plain descent on the worst batch of {batch_size} samples"
+    else:
+        name, rule = f"batch gradient descent, every step on all {n} samples", "batch descent"
     order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
     print(f"data: {source}")
+    if args.batch_size > n:
+        print(f"note: --batch-size {args.batch_size} is more than the {n} samples")
     print(f"{name}: lr={args.lr:g} epochs={args.epochs} start w={args.w0:g} b={args.b0:g}, "
           f"samples {order} (stable below lr={bound:.4f})")
     if args.lr >= bound:
@@ -101,8 +102,13 @@ def main(argv=None):
     cli.print_summary(X, Y, history)
     # Mini-batch runs get a file of their own, so they never overwrite the SGD figure.
     name = "sgd_loss.png" if batch_size == 1 else f"minibatch{batch_size}_loss.png"
-    figures = {name: tutorial.plot_sgd_loss(X, Y, history, args.lr, batch_size,
-                                            least_squares(X, Y)[2])}
+    if batch_size < n:
+        figure = tutorial.plot_sgd_loss(X, Y, history, args.lr, batch_size,
+                                        least_squares(X, Y)[2])
+    else:  # one step an epoch: batch descent's figure
+        figure = tutorial.plot_batch_loss(history.epoch_losses + [final_loss(X, Y, history)],
+                                          args.lr, least_squares(X, Y)[2])
+    figures = {name: figure}
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
 

@@ -44,6 +44,7 @@ def plot_batch_loss(losses, lr, ls_loss):
               label=f"batch GD, lr={lr:g}: loss on all the data")
     floor_line(axes, ls_loss)
     loss_axis(axes, losses)
+    axes.set_xlim(-0.5, len(losses) - 0.5)
     finish(axes, f"Batch gradient descent, lr={lr:g}: one step per epoch",
            xlabel="epoch (0 = the start)")
     return figure
@@ -81,6 +82,7 @@ def plot_sgd_loss(X, Y, history, lr, batch_size, ls_loss):
     shown = draw_sgd(whole, X, Y, history, f"{name}, lr={lr:g}")
     floor_line(whole, ls_loss)
     loss_axis(whole, shown, "MSE on all the data")
+    whole.set_xlim(-0.5, len(history.epoch_losses) + 0.5)
     finish(whole, "The model: its loss on all the data", xlabel="epoch (0 = the start)")
 
     per_epoch = history.updates // len(history.epoch_losses)
@@ -99,18 +101,43 @@ def plot_sgd_loss(X, Y, history, lr, batch_size, ls_loss):
     return figure
 
 
+def plot_losses(X, Y, histories, ls_loss, title, styles=None):
+    """Several runs' loss on all the data against the epoch, on one axes.
+
+    histories: {label: History}. A run of one update an epoch is drawn as points joined
+    epoch to epoch; a run of many, after every update (thin) and at each epoch (squares).
+    styles: {label: colour}; by default matplotlib's colour cycle, in order.
+    """
+    figure, axes = new_axes(figsize=(8, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shown = []
+    for number, (label, history) in enumerate(histories.items()):
+        colour = (styles or {}).get(label, colours[number % len(colours)])
+        epoch_losses = history.epoch_losses + [final_loss(X, Y, history)]
+        if history.updates == len(history.epoch_losses):
+            axes.plot(range(len(epoch_losses)), epoch_losses, "o-", color=colour,
+                      markersize=4, label=f"{label}: at each epoch")
+        else:
+            at, losses = updates_in_epochs(X, Y, history)
+            axes.plot(at, losses, color=colour, linewidth=0.8, alpha=0.8,
+                      label=f"{label}: after every update")
+            axes.plot(range(len(epoch_losses)), epoch_losses, "s", color=colour,
+                      markeredgecolor="black", markeredgewidth=0.5, markersize=4,
+                      label=f"{label}: at each epoch")
+            shown.append(losses)
+        shown.append(epoch_losses)
+    floor_line(axes, ls_loss)
+    loss_axis(axes, np.concatenate(shown), "MSE on all the data")
+    axes.set_xlim(-0.5, max(len(h.epoch_losses) for h in histories.values()) + 0.5)
+    finish(axes, title, xlabel="epoch (0 = the start)")
+    return figure
+
+
 def plot_compare(X, Y, batch, sgd, labels, ls_loss):
     """The tutorial's comparison: both runs' loss on all the data against the epoch.
 
     batch, sgd: Histories; labels: one each, batch first.
     """
-    figure, axes = new_axes(figsize=(8, 5))
-    shown = draw_sgd(axes, X, Y, sgd, labels[1])
-    batch_losses = batch.epoch_losses + [final_loss(X, Y, batch)]
-    axes.plot(range(len(batch_losses)), batch_losses, "o-", color=BATCH_COLOR, markersize=4,
-              label=f"{labels[0]}: at each epoch")
-    floor_line(axes, ls_loss)
-    loss_axis(axes, np.concatenate([shown, batch_losses]), "MSE on all the data")
-    finish(axes, "Batch gradient descent against SGD, on the same data",
-           xlabel="epoch (0 = the start)")
-    return figure
+    return plot_losses(X, Y, {labels[0]: batch, labels[1]: sgd}, ls_loss,
+                       "Batch gradient descent against SGD, on the same data",
+                       styles={labels[0]: BATCH_COLOR, labels[1]: SGD_COLOR})

@@ -64,3 +64,11 @@ def test_the_general_loop_stops_once_the_loss_diverges(data):
     assert has_diverged(history.step_losses[-1], history.epoch_losses[0])
     assert not any(has_diverged(loss, history.epoch_losses[0])
                    for loss in history.step_losses[:-1])
+
+
+def test_verbose_prints_the_taught_loops_epoch_lines(data, capsys):
+    X, Y = data
+    train(X, Y, gd_update, {"lr": 0.01}, epochs=3, batch_size=10, seed=4, verbose=True)
+    general = capsys.readouterr().out
+    train_sgd(X, Y, lr=0.01, epochs=3, batch_size=10, seed=4)
+    assert general == capsys.readouterr().out and general.count("\n") == 3

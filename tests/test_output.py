@@ -179,11 +179,10 @@ def test_sigterm_while_the_animation_is_written_leaves_no_partial_file(tmp_path)
     assert snapshot(out) == before and no_staging_left(out, tmp_path)
 
 
-def test_two_runs_into_one_folder_end_with_one_runs_complete_set(tmp_path):
+def test_two_runs_into_one_folder_end_with_one_runs_complete_set(tmp_path, capsys):
     alone = {}
     for seed in (1, 2):
-        assert run_script("compare.py", "--epochs", "2", "--seed", seed,
-                          "--out", tmp_path / str(seed)).returncode == 0
+        compare.main(["--epochs", "2", "--seed", str(seed), "--out", str(tmp_path / str(seed))])
         alone[seed] = snapshot(tmp_path / str(seed))
     together = [start("compare.py", "--epochs", "2", "--seed", seed, "--out", tmp_path / "both")
                 for seed in (1, 2)]
@@ -279,3 +278,30 @@ def test_a_link_that_loops_is_not_a_folder(tmp_path, capsys):
         data.main(["--out", str(loop)])
     assert refused.value.code == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("csv", ["{tmp}", "{tmp}/new/", "/proc/x.csv"],
+                         ids=["a-folder", "ends-with-slash", "cannot-write-there"])
+def test_a_csv_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, csv):
+    with pytest.raises(SystemExit) as refused:
+        data.main(["--csv", csv.format(tmp=tmp_path), "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() and not (tmp_path / "new").exists()
+
+
+def test_an_out_folder_that_cannot_be_made_is_refused_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit) as refused:
+        compare.main(["--out", "/proc/figures"])
+    assert refused.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "/proc" in captured.err
+
+
+def test_data_whose_x_are_all_equal_is_refused(tmp_path, capsys):
+    (tmp_path / "flat.csv").write_text("x,y\n1,2\n1,3\n1,4\n")
+    with pytest.raises(SystemExit) as refused:
+        compare.main(["--data", str(tmp_path / "flat.csv"), "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2
+    assert "every x is 1" in capsys.readouterr().err

@@ -6,7 +6,6 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from conftest import run_script
 from PIL import Image
 
 import visualize
@@ -190,10 +189,10 @@ def test_animation_frames_follow_the_runs(data, runs):
     plt.close(figure)
 
 
-def test_visualize_writes_every_picture(tmp_path):
-    result = run_script("visualize.py", *visualize.TEST_ARGS, "--out", "out", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+def test_visualize_writes_every_picture(tmp_path, capsys):
+    # In this process, to stay quick; tests/test_scripts.py runs it as a command too.
+    visualize.main([*visualize.TEST_ARGS, "--out", str(tmp_path / "out")])
+    lines = capsys.readouterr().out.splitlines()
     stages = [number for number, line in enumerate(lines) if line.startswith("[")]
     assert [lines[number][:5] for number in stages] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
     # The files go in place together at the end, each named by its absolute path.
