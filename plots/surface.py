@@ -107,7 +107,7 @@ def plot_loss_vs_work(X, Y, paths, batch_sizes, styles=None):
         shown.extend(losses[1:])
     floor_line(axes, least_squares(X, Y)[2])
     axes.set_xscale("log")
-    loss_axis(axes, shown, "loss on all the data (MSE)")
+    loss_axis(axes, shown, "MSE on all the data")
     finish(axes, "Loss against work: the fair axis for speed", integer_x=False,
            xlabel="samples processed (gradient evaluations)")
     return figure
