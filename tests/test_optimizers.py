@@ -78,3 +78,58 @@ def test_random_settings_take_torch_optims_path(method, lr, beta, beta1, beta2, 
                     shuffle=False)
     expected = optim_path(X, Y, method, hyperparams, 2, batch_size)
     torch.testing.assert_close(torch.tensor(history.path), expected[:len(history.path)])
+
+
+def test_the_best_settings_are_the_formulas_on_numpys_eigenvalues(data):
+    import numpy as np
+
+    from model import hessian_eigenvalues
+
+    X, _ = data
+    x = X.reshape(-1).double().numpy()
+    lam_min, lam_max = np.linalg.eigvalsh(2 * np.array([[np.mean(x * x), np.mean(x)],
+                                                        [np.mean(x), 1.0]]))
+    kappa = lam_max / lam_min
+    best = optimizers.best_settings(hessian_eigenvalues(X))
+    expected = {"condition number": kappa, "gd lr": 2 / (lam_min + lam_max),
+                "gd rate": (kappa - 1) / (kappa + 1),
+                "momentum lr": (2 / (np.sqrt(lam_min) + np.sqrt(lam_max))) ** 2,
+                "momentum beta": ((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2,
+                "momentum rate": (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)}
+    assert best == pytest.approx(expected, rel=1e-12)
+    # On the tutorial's data: curvatures about 2.0 and 16.7, a condition number near 8.3.
+    assert best["condition number"] == pytest.approx(8.34, abs=0.01)
+
+
+@pytest.mark.parametrize("method, hyperparams", [
+    ("gd", {"lr": 0.1}), ("gd", {"lr": 0.05}), ("gd", "best"),
+    ("momentum", {"lr": 0.05, "momentum": 0.5}), ("momentum", {"lr": 0.02, "momentum": 0.8}),
+    ("nesterov", {"lr": 0.05, "momentum": 0.5}), ("nesterov", {"lr": 0.02, "momentum": 0.8}),
+])
+def test_measured_full_batch_rates_match_the_predicted_within_five_percent(data, method,
+                                                                           hyperparams):
+    from model import hessian_eigenvalues, least_squares
+
+    X, Y = data
+    curvatures = hessian_eigenvalues(X)
+    if hyperparams == "best":
+        hyperparams = {"lr": optimizers.best_settings(curvatures)["gd lr"]}
+    history = train(X, Y, optimizers.UPDATES[method], hyperparams, epochs=400)
+    predicted = optimizers.predicted_rate(method, hyperparams["lr"], curvatures,
+                                          hyperparams.get("momentum", 0.0))
+    measured = optimizers.measured_rate(history.path, least_squares(X, Y)[:2])
+    assert measured == pytest.approx(predicted, rel=0.05)
+
+
+def test_a_step_past_the_edge_is_predicted_to_diverge_and_does(data):
+    from model import hessian_eigenvalues
+
+    X, Y = data
+    curvatures = hessian_eigenvalues(X)
+    # Heavy ball's edge: lr * lam_max < 2 + 2 * beta; at beta = 0.9 about 0.228 here.
+    edge = (2 + 2 * 0.9) / max(curvatures)
+    assert edge == pytest.approx(0.228, abs=0.001)
+    assert optimizers.predicted_rate("momentum", 0.99 * edge, curvatures, 0.9) < 1
+    assert optimizers.predicted_rate("momentum", 0.5, curvatures, 0.9) > 1
+    history = train(X, Y, optimizers.momentum, {"lr": 0.5, "momentum": 0.9}, epochs=400)
+    assert history.updates < 400, "stopped by the divergence check"
