@@ -317,11 +317,16 @@ def show_figures(figures, show):
 # Running a script as a command.
 
 class Terminated(Exception):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that clean-up code runs."""
+    """SIGTERM (or SIGHUP: the terminal closed), raised like Ctrl-C's KeyboardInterrupt so
+    that clean-up code runs. `status` is the shell's exit status for that signal."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(signum)
+        self.status = 128 + signum
 
 
 def _raise_terminated(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
 
 
 class QuietWhenClosed:
@@ -366,26 +371,31 @@ def error_text(error):
 
 
 def run(main):
-    """Run a script's main() as a command: Ctrl-C and SIGTERM end it with `interrupted`
-    (exit status 130 and 143), an error of the operating system with one line naming the
-    path and the reason (exit status 1). Either way no file was changed (output.py)."""
+    """Run a script's main() as a command: Ctrl-C, SIGTERM and SIGHUP end it with
+    `interrupted` (exit status 130, 143 and 129), an error of the operating system with one
+    line naming the path and the reason (exit status 1). Either way no file was changed
+    (output.py)."""
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a character shows an escape instead of failing.
         stream.reconfigure(errors="backslashreplace")
     sys.stdout = QuietWhenClosed(sys.stdout)
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_terminated)
     prog = os.path.basename(sys.argv[0])
     try:
         main()
     except KeyboardInterrupt:
         sys.exit(_stopped(130, "interrupted"))
-    except Terminated:
-        sys.exit(_stopped(143, "interrupted"))
+    except Terminated as stop:
+        sys.exit(_stopped(stop.status, "interrupted"))
     except OSError as error:
         sys.exit(_stopped(1, f"{prog}: error: {error_text(error)}"))
 
 
 def _stopped(status, message):
     sys.stdout.flush()
-    print(message, file=sys.stderr)
+    try:
+        print(message, file=sys.stderr)
+    except (OSError, ValueError):
+        pass  # no one is reading the errors either: the exit status says it
     return status

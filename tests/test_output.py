@@ -153,8 +153,9 @@ def wait_for_line(process, prefix):
     raise AssertionError(f"no line starting {prefix!r}; stderr: {process.stderr.read()}")
 
 
-@pytest.mark.parametrize("sent, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
-                         ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("sent, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                          (signal.SIGHUP, 129)],
+                         ids=["ctrl-c", "sigterm", "sighup"])
 def test_a_signal_during_training_is_one_line_and_changes_nothing(tmp_path, sent, status):
     out = tmp_path / "out"
     before = earlier_files(out, ["sgd_loss.png"])
