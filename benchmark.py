@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 import cli
+import optimizers
 from data import DEFAULTS, make_data
 from model import criterion, forward, least_squares, mse_surface, samples_after, stability_bound
 from train_batch import train_batch
@@ -279,6 +280,28 @@ def _optim_sgd_steps(X, Y, steps):
     return (time.perf_counter() - started) / steps
 
 
+def _update_steps(X, Y, steps, update=None, optimizer_class=None, **hyperparams):
+    """Seconds per step of one-sample descent, the update taken either by a hand-written
+    update function of optimizers.py or by the torch.optim optimizer it reproduces; the
+    rest of the loop is the same for both, so the ratio is the cost of the update."""
+    w = torch.tensor(START[0], requires_grad=True)
+    b = torch.tensor(START[1], requires_grad=True)
+    params, state = [w, b], {}
+    optimizer = optimizer_class(params, **hyperparams) if optimizer_class else None
+    started = time.perf_counter()
+    for i in range(steps):
+        loss = criterion(forward(X[i:i + 1], w, b), Y[i:i + 1])
+        loss.backward()
+        if optimizer is None:
+            update(params, state, hyperparams)
+        else:
+            optimizer.step()
+        w.grad = None  # what optimizer.zero_grad() does, for both
+        b.grad = None
+        loss.item()
+    return (time.perf_counter() - started) / steps
+
+
 def _sgd_seconds_per_sample(n, epochs):
     X, Y = make_data(n=n)
     started = time.perf_counter()
@@ -327,6 +350,17 @@ def promised_ratios(repeats, quick):
                                 lambda: _optim_sgd_steps(X, Y, steps), repeats)
     yield ("hand-written SGD step / torch.optim.SGD step", f"{hand * 1e6:.1f} us",
            f"{optim * 1e6:.1f} us", hand / optim, "at most 1", hand / optim <= 1)
+
+    for name, update, optimizer_class, hyperparams in [
+            ("momentum", optimizers.momentum, torch.optim.SGD, {"lr": 1e-3, "momentum": 0.9}),
+            ("Adam", optimizers.adam, torch.optim.Adam, {"lr": 1e-3})]:
+        hand, optim = _side_by_side(
+            lambda u=update, h=hyperparams: _update_steps(X, Y, steps, update=u, **h),
+            lambda c=optimizer_class, h=hyperparams: _update_steps(X, Y, steps,
+                                                                  optimizer_class=c, **h),
+            repeats)
+        yield (f"hand-written {name} step / torch.optim {name} step", f"{hand * 1e6:.1f} us",
+               f"{optim * 1e6:.1f} us", hand / optim, "at most 1", hand / optim <= 1)
 
     # The same samples on both sides (one epoch of the large data, as many of the small as
     # add up to it), so both take as long and a slow spell of the machine hits them alike.
