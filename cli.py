@@ -317,8 +317,9 @@ def show_figures(figures, show):
 # Running a script as a command.
 
 class Terminated(Exception):
-    """SIGTERM (or SIGHUP: the terminal closed), raised like Ctrl-C's KeyboardInterrupt so
-    that clean-up code runs. `status` is the shell's exit status for that signal."""
+    """SIGTERM (or SIGHUP, the terminal closed, or SIGQUIT), raised like Ctrl-C's
+    KeyboardInterrupt so that clean-up code runs. `status` is the shell's exit status for
+    that signal."""
 
     def __init__(self, signum=signal.SIGTERM):
         super().__init__(signum)
@@ -371,15 +372,15 @@ def error_text(error):
 
 
 def run(main):
-    """Run a script's main() as a command: Ctrl-C, SIGTERM and SIGHUP end it with
-    `interrupted` (exit status 130, 143 and 129), an error of the operating system with one
+    """Run a script's main() as a command: Ctrl-C, SIGTERM, SIGHUP and SIGQUIT end it with
+    `interrupted` (exit status 130, 143, 129 and 131), an error of the operating system with one
     line naming the path and the reason (exit status 1). Either way no file was changed
     (output.py)."""
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a character shows an escape instead of failing.
         stream.reconfigure(errors="backslashreplace")
     sys.stdout = QuietWhenClosed(sys.stdout)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, _raise_terminated)
     prog = os.path.basename(sys.argv[0])
     try:

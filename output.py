@@ -3,9 +3,9 @@
 Nothing here is about gradient descent. A script collects what it will write (figures, a
 GIF, a CSV), and `Output.commit()` renders every file into a hidden staging folder first;
 only when all of them are complete does it move them into place, together, holding a lock
-on the folder and with Ctrl-C, SIGTERM and SIGHUP held back for that moment. A failure or
-an interrupt before then leaves the folder exactly as it was, and the staging folder is
-removed. Two runs into one folder end with one run's complete set.
+on the folder and with Ctrl-C and the other stopping signals held back for that moment. A
+failure or an interrupt before then leaves the folder exactly as it was, and the staging
+folder is removed. Two runs into one folder end with one run's complete set.
 """
 
 import fcntl
@@ -62,7 +62,7 @@ class Output:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _place(self, staging):
-        held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
         created = []
         try:

@@ -154,8 +154,8 @@ def wait_for_line(process, prefix):
 
 
 @pytest.mark.parametrize("sent, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
-                                          (signal.SIGHUP, 129)],
-                         ids=["ctrl-c", "sigterm", "sighup"])
+                                          (signal.SIGHUP, 129), (signal.SIGQUIT, 131)],
+                         ids=["ctrl-c", "sigterm", "sighup", "sigquit"])
 def test_a_signal_during_training_is_one_line_and_changes_nothing(tmp_path, sent, status):
     out = tmp_path / "out"
     before = earlier_files(out, ["sgd_loss.png"])
