@@ -21,6 +21,19 @@ def gd(params, state, hyperparams):
             p -= hyperparams["lr"] * p.grad
 
 
+def velocities(params, state, beta):
+    """PyTorch's momentum buffer, one step on: v <- beta * v + g, and v = g at the first
+    step (torch.optim.SGD with dampening 0). Kept in state["velocity"]."""
+    velocity = state.setdefault("velocity", [None] * len(params))
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            if velocity[i] is None:
+                velocity[i] = p.grad.clone()
+            else:
+                velocity[i].mul_(beta).add_(p.grad)
+    return velocity
+
+
 def momentum(params, state, hyperparams):
     """Heavy ball, as torch.optim.SGD(momentum=beta):
         v <- beta * v + g   (v = g at the first step)
@@ -30,15 +43,9 @@ def momentum(params, state, hyperparams):
     (Texts after Sutskever et al. put lr inside: v <- beta * v + lr * g, p <- p - v; with a
     constant lr the two give the same path.)
     """
-    beta = hyperparams["momentum"]
-    velocity = state.setdefault("velocity", [None] * len(params))
     with torch.no_grad():
-        for i, p in enumerate(params):
-            if velocity[i] is None:
-                velocity[i] = p.grad.clone()
-            else:
-                velocity[i].mul_(beta).add_(p.grad)
-            p -= hyperparams["lr"] * velocity[i]
+        for p, v in zip(params, velocities(params, state, hyperparams["momentum"]), strict=True):
+            p -= hyperparams["lr"] * v
 
 
 def nesterov(params, state, hyperparams):
@@ -49,14 +56,9 @@ def nesterov(params, state, hyperparams):
     point, so an overshoot is corrected one step sooner.
     """
     beta = hyperparams["momentum"]
-    velocity = state.setdefault("velocity", [None] * len(params))
     with torch.no_grad():
-        for i, p in enumerate(params):
-            if velocity[i] is None:
-                velocity[i] = p.grad.clone()
-            else:
-                velocity[i].mul_(beta).add_(p.grad)
-            p -= hyperparams["lr"] * (p.grad + beta * velocity[i])
+        for p, v in zip(params, velocities(params, state, beta), strict=True):
+            p -= hyperparams["lr"] * (p.grad + beta * v)
 
 
 def adagrad(params, state, hyperparams):
