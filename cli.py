@@ -376,6 +376,9 @@ def run(main):
     `interrupted` (exit status 130, 143, 129 and 131), an error of the operating system with one
     line naming the path and the reason (exit status 1). Either way no file was changed
     (output.py)."""
+    # A stream closed by the shell (`>&-`) is None: write to nowhere instead.
+    sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 (lives as long as the run)
+    sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a character shows an escape instead of failing.
         stream.reconfigure(errors="backslashreplace")

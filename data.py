@@ -97,6 +97,8 @@ def main(argv=None):
     if args.csv is not None:
         if os.path.isdir(args.csv) or args.csv.endswith(("/", os.sep)) or not args.csv.strip():
             parser.error(f"--csv {args.csv!r} is a folder; give a file name, like data.csv")
+        if os.path.lexists(args.csv) and not os.path.isfile(args.csv) or os.path.islink(args.csv):
+            parser.error(f"--csv {args.csv!r} is not a plain file; it would be replaced")
         cli.prepare_out_dir(parser, os.path.dirname(args.csv) or ".", option="--csv")
     X, Y, source = cli.load_data(parser, args)
     print(f"data: {source}; x in [{X.min().item():g}, {X.max().item():g}]")

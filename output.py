@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 
 
 def nearest_existing(path):
@@ -62,8 +63,14 @@ class Output:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _place(self, staging):
-        held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        # While files move, a stopping signal is only noted, then acted on once they are all
+        # in place (or all back): an exception raised between two renames could lose a file.
+        noted = []
+        stopping = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+        if threading.current_thread() is not threading.main_thread():
+            stopping = []  # Python runs signal handlers in the main thread only
+        earlier = {signum: signal.signal(signum, lambda signum, frame: noted.append(signum))
+                   for signum in stopping}
         created = []
         try:
             missing = self.folder
@@ -83,7 +90,14 @@ class Output:
             finally:
                 os.close(lock)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+            for signum, handler in earlier.items():
+                signal.signal(signum, handler)
+            for signum in noted[:1]:
+                handler = earlier[signum]
+                if callable(handler):
+                    handler(signum, None)
+                elif handler == signal.SIG_DFL:
+                    os.kill(os.getpid(), signum)
 
     def _swap_in(self, staging):
         targets = {name: os.path.join(self.folder, name) for name in self.writers}
@@ -95,14 +109,16 @@ class Output:
             for name, target in targets.items():
                 if os.path.lexists(target):
                     aside = os.path.join(staging, f".earlier-{name}")
+                    moved_aside[target] = aside  # noted first: a rollback must find it
                     os.rename(target, aside)
-                    moved_aside[target] = aside
-                os.rename(os.path.join(staging, name), target)
                 placed.append(target)
+                os.rename(os.path.join(staging, name), target)
         except BaseException:
             for target in placed:
-                os.remove(target)
+                if target not in moved_aside and os.path.lexists(target):
+                    os.remove(target)
             for target, aside in moved_aside.items():
-                os.rename(aside, target)
+                if os.path.lexists(aside):
+                    os.replace(aside, target)
             raise
         return list(targets.values())

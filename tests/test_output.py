@@ -306,3 +306,44 @@ def test_data_whose_x_are_all_equal_is_refused(tmp_path, capsys):
         compare.main(["--data", str(tmp_path / "flat.csv"), "--out", str(tmp_path / "out")])
     assert refused.value.code == 2
     assert "every x is 1" in capsys.readouterr().err
+
+
+def test_ctrl_c_between_two_renames_waits_until_every_file_is_in_place(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    earlier_files(out)
+    rename = os.rename
+    renames = []
+
+    def rename_then_interrupt(source, target):
+        rename(source, target)
+        renames.append(target)
+        if len(renames) == 2:  # the first old file is aside, the first new one in place
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "rename", rename_then_interrupt)
+    output = Output(out)
+    for name in ("batch_loss.png", "sgd_loss.png", "compare_loss.png"):
+        output.add(name, writer(f"new {name}".encode()))
+    with pytest.raises(KeyboardInterrupt):
+        output.commit()
+    assert len(renames) == 6, "every rename ran before the interrupt was acted on"
+    assert snapshot(out) == {name: f"new {name}".encode() for name in
+                             ("batch_loss.png", "sgd_loss.png", "compare_loss.png")}
+    assert no_staging_left(out, tmp_path)
+
+
+def test_a_csv_path_that_is_not_a_plain_file_is_refused(tmp_path, capsys):
+    (tmp_path / "target").write_text("keep")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "target")
+    with pytest.raises(SystemExit) as refused:
+        data.main(["--csv", str(tmp_path / "link.csv"), "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2 and "not a plain file" in capsys.readouterr().err
+    assert (tmp_path / "target").read_text() == "keep"
+
+
+def test_a_closed_standard_output_is_not_a_traceback(tmp_path):
+    result = subprocess.run(f'"{sys.executable}" "{ROOT / "data.py"}" --out "{tmp_path}" >&-',
+                            shell=True, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    assert result.returncode == 0 and result.stderr == ""
+    assert (tmp_path / "data.png").exists()
