@@ -33,6 +33,11 @@ def make_data(n=100, seed=42, slope=-5.0, noise=0.4):
     return X, Y
 
 
+def standardise(X):
+    """x minus its mean, over its standard deviation: mean 0, mean square 1."""
+    return (X - X.mean()) / X.std(correction=0)
+
+
 def read_csv(path):
     """X, Y of shape (n, 1), float32, from the columns named x and y of a CSV file.
 

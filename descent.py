@@ -63,10 +63,14 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
         else:
             X_epoch, Y_epoch = X, Y
         for first in range(0, n, batch_size):
+            # Step 1: forward pass, and Step 2: the loss, on this batch.
             loss = criterion(forward(X_epoch[first:first + batch_size], w, b),
                              Y_epoch[first:first + batch_size])
+            # Step 3: backward pass: autograd fills w.grad and b.grad.
             loss.backward()
+            # Step 4: the update, by the rule handed in.
             update(params, state, hyperparams)
+            # Step 5: zero the gradients.
             for p in params:
                 p.grad.data.zero_()
             history.step_losses.append(loss.item())
@@ -88,7 +92,8 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
     """None if the run stayed bounded; otherwise one line: where it diverged and why.
 
     `bound` is the stability bound of the method and batch size that ran, and `rule` says
-    whose it is, e.g. "plain descent on batches of 1".
+    whose it is, e.g. "plain descent on batches of 1". A method with no fixed bound (the
+    adaptive ones) passes bound=None.
     """
     start = history.epoch_losses[0]
     update, loss = next(((update, loss) for update, loss in enumerate(history.step_losses, 1)
@@ -97,7 +102,9 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
         return None
     epoch = -(-update // updates_per_epoch)
     where = f"epoch {epoch}" if updates_per_epoch == 1 else f"epoch {epoch}, step {update}"
-    if lr >= bound:
+    if bound is None:
+        cause = f"{rule} has no fixed stability bound; try a smaller step size than {lr:g}"
+    elif lr >= bound:
         cause = (f"step size {lr:g} is at or above the stability bound {bound:.4f} of {rule}; "
                  f"try a step size below {bound:.4f}")
     else:

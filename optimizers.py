@@ -1,17 +1,25 @@
 """Cures for the zig-zag: momentum, Nesterov and adaptive steps, each one update function.
 
-Each function is Step 4 of the tutorial's loop for `descent.train`: the loop has done the
-forward pass, the loss and `backward()`, and zeroes the gradients afterwards (Step 5).
+Each function is Step 4 of the tutorial's loop, run by `descent.train`: the loop has done
+the forward pass (Step 1), the loss (Step 2) and `backward()` (Step 3), and zeroes the
+gradients afterwards (Step 5).
 `params` is [w, b], `state` a dict that lives for the whole run, `hyperparams` a dict.
 Each follows the rule `torch.optim` implements in the pinned torch exactly (read
 torch/optim/sgd.py, adagrad.py, rmsprop.py, adam.py); tests/test_optimizers.py holds every
 path to torch.optim's. The updates run under `torch.no_grad()`, as PyTorch's own
 optimizers and Dive into Deep Learning do: an in-place change autograd is told about.
 
-Importing this module only defines things.
+Below the updates: the theory of the full-batch runs, from the data's Hessian, and the
+phase diagram's grid run. Run `python optimizers.py --help` for the knobs;
+docs/optimizers.md is the lesson. Importing this module only defines things.
 """
 
 import torch
+
+import cli
+from data import standardise
+from descent import train
+from model import criterion, forward, hessian_eigenvalues, least_squares, stability_bound
 
 
 def gd(params, state, hyperparams):
@@ -122,6 +130,20 @@ def adam(params, state, hyperparams):
 UPDATES = {"gd": gd, "momentum": momentum, "nesterov": nesterov, "adagrad": adagrad,
            "rmsprop": rmsprop, "adam": adam}
 
+# The settings each method runs with unless told otherwise: torch.optim's defaults for
+# eps, alpha and the betas; a step size and momentum that suit the tutorial's data (its
+# curvatures are about 2.0 and 16.7). torch.optim's default steps (0.001 for Adam, 0.01
+# for RMSprop and Adagrad) are sized for networks; here the start is 20 away, and an
+# adaptive method moves each parameter by about lr a step at first.
+DEFAULTS = {
+    "gd": {"lr": 0.1},  # the tutorial's step
+    "momentum": {"lr": 0.1, "momentum": 0.5},  # plain descent's step, with momentum
+    "nesterov": {"lr": 0.05, "momentum": 0.5},  # its edge at momentum 0.5 is about 0.09
+    "adagrad": {"lr": 5.0, "eps": 1e-10},
+    "rmsprop": {"lr": 0.5, "alpha": 0.99, "eps": 1e-8},
+    "adam": {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8},
+}
+
 
 # The theory, from the data's own Hessian. On a quadratic loss each method moves each
 # eigen-direction of the Hessian (curvature lam) on its own, by a small linear iteration;
@@ -148,6 +170,24 @@ def predicted_rate(method, lr, curvatures, beta=0.0):
     of the method's iteration over the Hessian's curvatures (above 1: it diverges)."""
     return max(torch.linalg.eigvals(iteration(method, lr, lam, beta)).abs().max().item()
                for lam in curvatures)
+
+
+def stability_edge(method, plain_bound, beta=0.0):
+    """The largest stable step size of gd, momentum or nesterov, from plain descent's bound
+    2 / lam_max (on full batches; on mini-batches, the worst batch's). None for the
+    adaptive methods: their step changes as they run, so no fixed step is the edge.
+
+    From the iteration above, with a = lr * lam: heavy ball is stable while a < 2 + 2 beta;
+    PyTorch's Nesterov puts lr * (1 + beta) on the newest gradient, and is stable while
+    a < (2 + 2 beta) / (1 + 2 beta).
+    """
+    if method == "gd":
+        return plain_bound
+    if method == "momentum":
+        return plain_bound * (1 + beta)
+    if method == "nesterov":
+        return plain_bound * (1 + beta) / (1 + 2 * beta)
+    return None
 
 
 def best_settings(curvatures):
@@ -178,3 +218,256 @@ def measured_rate(path, least_squares_point, skip=10, floor=1e-4):
     if last <= skip:
         raise ValueError("the path reaches the floor before the start is forgotten")
     return (distances[last] / distances[skip]).item() ** (1 / (last - skip))
+
+
+def grid_losses(X, Y, update, hyperparams, steps, w0=-10.0, b0=-20.0):
+    """One full-batch run per cell of a grid, all at once: the full-data loss of every cell
+    after `steps` updates.
+
+    hyperparams holds one tensor of values per cell (e.g. "lr" and "momentum" of shape
+    (cells,)); w and b become one tensor each, an entry per cell, and the same update
+    function moves them all. Each cell's loss depends on its own (w, b) only, so the
+    gradient of their sum is every cell's own gradient.
+    """
+    cells = len(hyperparams["lr"])
+    w = torch.full((cells, 1), float(w0), requires_grad=True)
+    b = torch.full((cells, 1), float(b0), requires_grad=True)
+    params, state = [w, b], {}
+    x, y = X.reshape(1, -1), Y.reshape(1, -1)
+    columns = {name: value.reshape(-1, 1) for name, value in hyperparams.items()}
+    for _ in range(steps):
+        # Step 1 and 2: every cell's forward pass and loss; Step 3: backward.
+        ((forward(x, w, b) - y) ** 2).mean(dim=1).sum().backward()
+        update(params, state, columns)  # Step 4
+        for p in params:  # Step 5
+            p.grad.zero_()
+    with torch.no_grad():
+        return ((forward(x, w, b) - y) ** 2).mean(dim=1)
+
+
+# The command line.
+
+OPTIONS = {"momentum": "--momentum", "alpha": "--alpha", "eps": "--eps"}
+TEST_ARGS = ["--epochs", "20", "--phase-points", "5"]  # the fast setting the smoke tests run
+PHASE_STEPS = 15  # the phase diagram shows the loss after this many full-batch steps
+
+
+def unit_interval(text):
+    """An argparse type: a number in [0, 1), as torch.optim requires of momenta and betas."""
+    value = cli.finite_float(text)
+    if not 0 <= value < 1:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 up to (not "
+                                         "including) 1")
+    return value
+
+
+def settings_of(method, args):
+    """The method's hyperparameters: its DEFAULTS, with what the command line gave."""
+    hyperparams = dict(DEFAULTS[method])
+    given = {"lr": args.lr, "momentum": args.momentum, "alpha": args.alpha, "eps": args.eps}
+    for name, value in given.items():
+        if value is not None:
+            hyperparams[name] = value
+    if method == "adam":
+        beta1, beta2 = hyperparams["betas"]
+        hyperparams["betas"] = (beta1 if args.beta1 is None else args.beta1,
+                                beta2 if args.beta2 is None else args.beta2)
+    return hyperparams
+
+
+def settings_text(hyperparams):
+    return " ".join(f"{name}={value:g}" if not isinstance(value, tuple)
+                    else f"{name}=({value[0]:g}, {value[1]:g})"
+                    for name, value in hyperparams.items())
+
+
+def check_settings(parser, args):
+    """Refuse, in one line, a setting the chosen method does not have."""
+    accepted = {"lr"} | set(DEFAULTS[args.method] if args.method else [])
+    if args.method == "adam":
+        accepted |= {"beta1", "beta2"}
+    if args.method in ("momentum", "nesterov", "rmsprop"):
+        accepted.add("momentum")
+    for name in ("lr", "momentum", "alpha", "beta1", "beta2", "eps"):
+        if getattr(args, name) is None:
+            continue
+        option = "--" + name
+        if args.method is None:
+            parser.error(f"{option} needs --method: every method has its own settings")
+        if name not in accepted:
+            parser.error(f"{option} is not a setting of {args.method}")
+
+
+def describe(method, hyperparams, batch_size, n):
+    """The rule a run's stability edge comes from, in words."""
+    name = {"gd": "plain descent", "momentum": "heavy ball", "nesterov": "Nesterov"}.get(
+        method, method)
+    beta = hyperparams.get("momentum", 0.0)
+    if method in ("momentum", "nesterov"):
+        name += f" with momentum {beta:g}"
+    if batch_size >= n:
+        name += f" on all {n} samples"
+    else:
+        name += f" on the worst batch of {batch_size} sample{'' if batch_size == 1 else 's'}"
+    edge = {"momentum": f"(2 + 2*{beta:g}) / lmax",
+            "nesterov": f"(2 + 2*{beta:g}) / ((1 + 2*{beta:g}) * lmax)"}.get(method)
+    return name if edge is None else f"{name}, {edge}"
+
+
+def main(argv=None):
+    parser = cli.Parser("Momentum, Nesterov, Adagrad, RMSprop and Adam by hand on the "
+                        "tutorial's line, checked against the theory of the data's Hessian.")
+    parser.add_argument("--method", choices=list(UPDATES),
+                        help="train this method alone (default: every method, side by side)")
+    parser.add_argument("--lr", type=cli.positive_float, default=None,
+                        help="step size (default: the method's own, see docs/optimizers.md)")
+    parser.add_argument("--momentum", type=unit_interval, default=None,
+                        help="momentum of momentum, nesterov and rmsprop, from 0 to below 1")
+    parser.add_argument("--alpha", type=unit_interval, default=None,
+                        help="rmsprop's smoothing constant (torch.optim's default 0.99)")
+    parser.add_argument("--beta1", type=unit_interval, default=None,
+                        help="adam's first beta (torch.optim's default 0.9)")
+    parser.add_argument("--beta2", type=unit_interval, default=None,
+                        help="adam's second beta (torch.optim's default 0.999)")
+    parser.add_argument("--eps", type=cli.positive_float, default=None,
+                        help="eps of adagrad, rmsprop and adam (torch.optim's defaults)")
+    parser.add_argument("--epochs", type=cli.bounded_int(1, cli.MAX_EPOCHS), default=100,
+                        help=f"passes over the data, 1 to {cli.MAX_EPOCHS:,}")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=None,
+                        help="samples per update (default: all of them)")
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="visit the samples in their stored order (with --batch-size)")
+    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
+                        help="seed of the per-epoch shuffling")
+    parser.add_argument("--w0", type=cli.finite_float, default=-10.0, help="starting slope w")
+    parser.add_argument("--b0", type=cli.finite_float, default=-20.0,
+                        help="starting intercept b")
+    parser.add_argument("--phase-points", type=cli.bounded_int(3, 200), default=80,
+                        help="step sizes and momenta of the phase diagram's grid, 3 to 200 each")
+    parser.add_argument("--standardise", action="store_true",
+                        help="train on x standardised, (x - mean) / std: a round valley")
+    cli.add_data_args(parser)
+    cli.add_output_args(parser)
+    args, out_dir = cli.parse_args(parser, argv)
+    check_settings(parser, args)
+    X, Y, source = cli.load_data(parser, args)
+    if args.standardise:
+        X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
+    n = len(X)
+    batch_size = n if args.batch_size is None else min(args.batch_size, n)
+    cli.check_work(parser, args.epochs, n, batch_size)
+    methods = list(UPDATES) if args.method is None else [args.method]
+
+    # The theory, from the data's Hessian.
+    curvatures = hessian_eigenvalues(X)
+    best = best_settings(curvatures)
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    plain_bound = stability_bound(X, batch_size)
+    print(f"data: {source}")
+    if args.method is None:  # a single run ends with it, as the training scripts do
+        print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
+    print(f"Hessian eigenvalues: lmax={curvatures[0]:.4f} lmin={curvatures[1]:.4f}, "
+          f"condition number k = lmax/lmin = {best['condition number']:.4f}")
+    print(f"best plain descent: lr = 2/(lmin+lmax) = {best['gd lr']:.4f}; "
+          f"rate (k-1)/(k+1) = {best['gd rate']:.4f} a step")
+    print(f"best heavy ball: lr = (2/(sqrt(lmin)+sqrt(lmax)))^2 = {best['momentum lr']:.4f}, "
+          f"momentum = ((sqrt(k)-1)/(sqrt(k)+1))^2 = {best['momentum beta']:.4f};")
+    print(f"                 rate (sqrt(k)-1)/(sqrt(k)+1) = {best['momentum rate']:.4f} a step")
+    batches = "full batches" if batch_size == n else f"batches of {batch_size}"
+    print(f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on {batches} from "
+          f"w={args.w0:g} b={args.b0:g}")
+
+    # The runs.
+    runs = {}
+    for method in methods:
+        hyperparams = settings_of(method, args)
+        edge = stability_edge(method, plain_bound, hyperparams.get("momentum", 0.0))
+        rule = describe(method, hyperparams, batch_size, n)
+        if edge is not None and hyperparams["lr"] >= edge:
+            print(f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
+                  f"bound {edge:.4f} of {rule}; the loss may blow up", flush=True)
+        history = train(X, Y, UPDATES[method], hyperparams, args.epochs, batch_size,
+                        shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
+                        b0=args.b0, verbose=args.method is not None)
+        label = f"{method}: " if args.method is None else ""
+        cli.exit_if_diverged(parser, history, -(-n // batch_size), hyperparams["lr"], edge,
+                             rule, label=label)
+        runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,
+                                                       curvatures, (ls_w, ls_b), batch_size == n))
+
+    if args.method is None:
+        print_table(X, Y, runs, (ls_w, ls_b))
+    else:
+        hyperparams, history, (predicted, measured) = runs[args.method]
+        if predicted is not None:
+            print(f"rate per step: predicted {predicted:.4f}, measured "
+                  + ("- (too few steps to measure)" if measured is None else f"{measured:.4f}"))
+        cli.print_summary(X, Y, history)
+
+    from plots import optimizers as drawing  # only now: matplotlib's backend has been chosen
+
+    paths = {method: history.path for method, (_, history, _) in runs.items()}
+    predicted = {method: rates[0] for method, (_, _, rates) in runs.items()
+                 if rates[0] is not None}
+    labels = {method: f"{method}, {settings_text(hyperparams)}"
+              for method, (hyperparams, _, _) in runs.items()}
+    figure = drawing.plot_methods(X, Y, paths, predicted, labels, -(-n // batch_size))
+    if args.method is None:
+        figures = {"optimizers.png": figure}
+        if batch_size == n:
+            figures["momentum_phase.png"] = phase_figure(X, Y, args, curvatures, best, drawing)
+    else:
+        figures = {f"optimizer_{args.method}.png": figure}
+    cli.save_figures(out_dir, figures)
+    cli.show_figures(figures, args.show)
+
+
+def rates_of(method, hyperparams, history, curvatures, least_squares_point, full_batch):
+    """(predicted, measured) rate per step of a full-batch linear run; None where the
+    theory does not apply (adaptive methods, mini-batches) or the run is too short."""
+    if not full_batch or method not in ("gd", "momentum", "nesterov"):
+        return None, None
+    predicted = predicted_rate(method, hyperparams["lr"], curvatures,
+                               hyperparams.get("momentum", 0.0))
+    try:
+        measured = measured_rate(history.path, least_squares_point)
+    except ValueError:
+        measured = None
+    return predicted, measured
+
+
+def print_table(X, Y, runs, least_squares_point):
+    from model import final_loss
+
+    print(f"{'method':9} {'settings':36} {'updates':>7} {'w':>10} {'b':>10} {'loss':>9} "
+          f"{'distance':>9} {'predicted':>9} {'measured':>9}")
+    for method, (hyperparams, history, (predicted, measured)) in runs.items():
+        distance = ((history.w - least_squares_point[0]) ** 2
+                    + (history.b - least_squares_point[1]) ** 2) ** 0.5
+        rates = ["-" if rate is None else f"{rate:.4f}" for rate in (predicted, measured)]
+        print(f"{method:9} {settings_text(hyperparams):36} {history.updates:7d} "
+              f"{history.w:+10.6f} {history.b:+10.6f} {final_loss(X, Y, history):9.6f} "
+              f"{distance:9.2e} {rates[0]:>9} {rates[1]:>9}")
+
+
+def phase_figure(X, Y, args, curvatures, best, drawing):
+    """Heavy ball's loss after PHASE_STEPS steps over a grid of step sizes and momenta, all
+    cells in one batched run, with the stability edge and the best pair."""
+    lam_max = max(curvatures)
+    lrs = torch.linspace(0, 2.2 / lam_max * 2, args.phase_points + 1)[1:]
+    betas = torch.linspace(0, 0.98, args.phase_points)
+    lr_grid, beta_grid = torch.meshgrid(lrs, betas, indexing="xy")
+    losses = grid_losses(X, Y, momentum, {"lr": lr_grid.reshape(-1),
+                                          "momentum": beta_grid.reshape(-1)},
+                         PHASE_STEPS, args.w0, args.b0)
+    ls_loss = least_squares(X, Y)[2]
+    excess = losses.reshape(lr_grid.shape).double() - ls_loss
+    start = criterion(forward(X, args.w0, args.b0), Y).item() - ls_loss
+    return drawing.plot_phase(lrs, betas, excess, start, lam_max, best, PHASE_STEPS,
+                              DEFAULTS["momentum"])
+
+
+if __name__ == "__main__":
+    cli.run(main)

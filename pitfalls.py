@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 import cli
-from data import make_data
+from data import make_data, standardise
 from descent import has_diverged
 from model import criterion, forward, stability_bound
 
@@ -322,11 +322,6 @@ def scaled_data(seed=42, slope=-5.0, noise=0.4, scale=10.0):
     """The same line y = slope*x over x times `scale`: x on [-50, 50) for scale 10."""
     X, Y = make_data(seed=seed, slope=slope * scale, noise=noise)
     return X * scale, Y
-
-
-def standardise(X):
-    """x minus its mean, over its standard deviation: mean 0, mean square 1."""
-    return (X - X.mean()) / X.std(correction=0)
 
 
 def unscaled_inputs(setting):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import optimizers
 from data import make_data
 from descent import train
+from model import final_loss
 
 # The reference: torch.optim on torch's own MSE. {method: (torch.optim class and its
 # keyword arguments from the hyperparameters)}.
@@ -133,3 +134,146 @@ def test_a_step_past_the_edge_is_predicted_to_diverge_and_does(data):
     assert optimizers.predicted_rate("momentum", 0.5, curvatures, 0.9) > 1
     history = train(X, Y, optimizers.momentum, {"lr": 0.5, "momentum": 0.9}, epochs=400)
     assert history.updates < 400, "stopped by the divergence check"
+
+
+# The stability edges and the phase diagram's batched run.
+
+@pytest.mark.parametrize("method, beta", [("gd", 0.0)] + [
+    (method, beta) for method in ("momentum", "nesterov") for beta in (0.0, 0.3, 0.5, 0.9, 0.99)])
+def test_the_stability_edge_is_where_the_iteration_starts_to_grow(data, method, beta):
+    from model import hessian_eigenvalues, stability_bound
+
+    X, _ = data
+    curvatures = hessian_eigenvalues(X)
+    edge = optimizers.stability_edge(method, stability_bound(X), beta)
+    # The spectral radius of the iteration, computed numerically, crosses 1 at the edge.
+    assert optimizers.predicted_rate(method, 0.999 * edge, curvatures, beta) < 1
+    assert optimizers.predicted_rate(method, 1.001 * edge, curvatures, beta) > 1
+
+
+def test_the_grid_run_gives_every_cell_torch_optims_result(data):
+    X, Y = data
+    lrs = torch.tensor([0.02, 0.1, 0.13, 0.3])
+    betas = torch.tensor([0.9, 0.5, 0.24, 0.0])
+    losses = optimizers.grid_losses(X, Y, optimizers.momentum,
+                                    {"lr": lrs, "momentum": betas}, steps=15)
+    for cell, (lr, beta) in enumerate(zip(lrs.tolist(), betas.tolist(), strict=True)):
+        path = optim_path(X, Y, "momentum", {"lr": lr, "momentum": beta}, 15, len(X))
+        expected = F.mse_loss(path[-1, 0] * X + path[-1, 1], Y)
+        torch.testing.assert_close(losses[cell], expected, rtol=1e-5, atol=1e-6)
+
+
+# The command line.
+
+def run_main(capsys, *args):
+    """optimizers.main in this process: (exit status, printed output, printed errors)."""
+    try:
+        optimizers.main([str(arg) for arg in args])
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    printed = capsys.readouterr()
+    return status, printed.out, printed.err
+
+
+def number_after(text, label):
+    """The number printed after `label` (e.g. "lmax=" or "= ")."""
+    import re
+
+    return float(re.search(re.escape(label) + r"\s*([-+0-9.e]+)", text).group(1))
+
+
+def test_the_printed_theory_is_the_formulas_on_numpys_eigenvalues(data, tmp_path, capsys):
+    import numpy as np
+
+    status, out, _ = run_main(capsys, "--epochs", 20, "--phase-points", 3, "--out", tmp_path)
+    assert status == 0
+    X, _ = data
+    x = X.reshape(-1).double().numpy()
+    lam_min, lam_max = np.linalg.eigvalsh(2 * np.array([[np.mean(x * x), np.mean(x)],
+                                                        [np.mean(x), 1.0]]))
+    kappa, root = lam_max / lam_min, np.sqrt(lam_max / lam_min)
+    expected = {"lmax=": lam_max, "lmin=": lam_min, "lmax/lmin = ": kappa,
+                "2/(lmin+lmax) = ": 2 / (lam_min + lam_max),
+                "(k-1)/(k+1) = ": (kappa - 1) / (kappa + 1),
+                "(2/(sqrt(lmin)+sqrt(lmax)))^2 = ": (2 / (np.sqrt(lam_min) + np.sqrt(lam_max)))**2,
+                "((sqrt(k)-1)/(sqrt(k)+1))^2 = ": ((root - 1) / (root + 1)) ** 2,
+                "rate (sqrt(k)-1)/(sqrt(k)+1) = ": (root - 1) / (root + 1)}
+    for label, value in expected.items():
+        assert number_after(out, label) == pytest.approx(value, abs=5e-5), label
+
+
+def test_the_table_shows_each_runs_result_and_rates_that_match(data, tmp_path, capsys):
+    from model import hessian_eigenvalues, least_squares
+
+    X, Y = data
+    status, out, _ = run_main(capsys, "--out", tmp_path, "--phase-points", 3)
+    assert status == 0
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.split() and line.split()[0] in optimizers.UPDATES}
+    assert list(rows) == list(optimizers.UPDATES)
+    ls_w, ls_b, _ = least_squares(X, Y)
+    for method, row in rows.items():
+        hyperparams = optimizers.DEFAULTS[method]
+        history = train(X, Y, optimizers.UPDATES[method], hyperparams, 100)
+        fields = row.split()
+        w, b = float(fields[-6]), float(fields[-5])
+        assert (w, b) == pytest.approx((history.w, history.b), abs=1e-6)
+        assert float(fields[-3]) == pytest.approx(((w - ls_w)**2 + (b - ls_b)**2)**0.5,
+                                                  rel=0.01, abs=1e-6)
+        if method in ("gd", "momentum", "nesterov"):
+            predicted, measured = float(fields[-2]), float(fields[-1])
+            assert predicted == pytest.approx(optimizers.predicted_rate(
+                method, hyperparams["lr"], hessian_eigenvalues(X),
+                hyperparams.get("momentum", 0.0)), abs=5e-5)
+            assert measured == pytest.approx(predicted, rel=0.05)
+        else:
+            assert fields[-2:] == ["-", "-"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["momentum_phase.png",
+                                                                "optimizers.png"]
+
+
+def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp_path,
+                                                                       capsys):
+    X, Y = data
+    status, out, _ = run_main(capsys, "--method", "adam", "--lr", 0.3, "--beta1", 0.8,
+                              "--epochs", 30, "--out", tmp_path)
+    assert status == 0
+    history = train(X, Y, optimizers.adam, {"lr": 0.3, "betas": (0.8, 0.999)}, 30)
+    assert out.splitlines()[-2] == (f"final: w={history.w:+.6f} b={history.b:+.6f} "
+                                    f"loss={final_loss(X, Y, history):.6f} (30 updates)")
+    assert [path.name for path in tmp_path.iterdir()] == ["optimizer_adam.png"]
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--method", "momentum", "--momentum", "1"], "--momentum: '1' must be a number from 0"),
+    (["--method", "momentum", "--momentum", "-0.1"], "--momentum: '-0.1' must be"),
+    (["--method", "rmsprop", "--alpha", "1.5"], "--alpha: '1.5' must be"),
+    (["--method", "adam", "--beta1", "nan"], "--beta1: 'nan' is not a finite number"),
+    (["--method", "adam", "--beta2", "1"], "--beta2: '1' must be"),
+    (["--method", "adam", "--eps", "0"], "--eps: '0' must be a finite number above 0"),
+    (["--method", "adam", "--eps", "inf"], "--eps: 'inf' is not a finite number"),
+    (["--method", "sgd"], "--method: invalid choice: 'sgd'"),
+    (["--method", "gd", "--lr", "0"], "--lr: '0' must be a finite number above 0"),
+    (["--method", "gd", "--lr", "-inf"], "--lr: '-inf' is not a finite number"),
+    (["--method", "adam", "--momentum", "0.5"], "--momentum is not a setting of adam"),
+    (["--method", "gd", "--eps", "1e-8"], "--eps is not a setting of gd"),
+    (["--lr", "0.1"], "--lr needs --method"),
+])
+def test_bad_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, args,
+                                                              complaint):
+    status, out, err = run_main(capsys, *args, "--out", tmp_path / "out")
+    assert status == 2
+    assert out == "" and len(err.strip().splitlines()) == 1 and complaint in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_heavy_ball_past_its_edge_stops_naming_the_edge(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "optimizer_momentum.png").write_text("an earlier figure")
+    status, _, err = run_main(capsys, "--method", "momentum", "--lr", 0.5, "--momentum", 0.9,
+                              "--out", tmp_path / "out")
+    assert status == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "stability bound 0.2279 of heavy ball with momentum 0.9 on all 100 samples" in err
+    assert (tmp_path / "out" / "optimizer_momentum.png").read_text() == "an earlier figure"
