@@ -90,7 +90,8 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
 
 def plot_phase(lrs, betas, excess, start_excess, lam_max, best, steps, default):
     """Heavy ball's loss above least squares after `steps` full-batch steps over a grid of
-    step sizes (x) and momenta (y), log colour scale; diverged cells grey. Drawn over it:
+    step sizes (x) and momenta (y), log colour scale; cells still above the starting loss
+    (diverged, or swung out and not yet back) grey. Drawn over it:
     the stability edge lr * lam_max = 2 + 2 beta, the best pair, and the default pair.
 
     excess: array of shape (len(betas), len(lrs)); start_excess: the loss above least
@@ -118,10 +119,10 @@ def plot_phase(lrs, betas, excess, start_excess, lam_max, best, steps, default):
     axes.plot(default["lr"], default["momentum"], "o", color="white", markeredgecolor="black",
               label=f"default: lr={default['lr']:g}, momentum={default['momentum']:g}")
     handles, _ = axes.get_legend_handles_labels()
-    handles.append(Patch(color="lightgrey", label="diverged"))
+    handles.append(Patch(color="lightgrey", label=f"above the starting loss after {steps} steps"))
     axes.set(xlim=(lrs.min(), lrs.max()), ylim=(betas.min(), betas.max()))
     finish(axes, "Heavy ball on your data: where each step size and momentum gets in "
            f"{steps} steps", xlabel="step size lr", integer_x=False, legend=False)
     axes.set_ylabel("momentum")
-    axes.legend(handles=handles, fontsize=8, loc="upper right")
+    axes.legend(handles=handles, fontsize=8, loc="lower right")  # over the diverged corner
     return figure
