@@ -217,14 +217,99 @@ def exit_if_diverged(parser, history, updates_per_epoch, lr, bound, rule, label=
         parser.exit(1, f"{parser.prog}: error: {label}{report}\n")
 
 
-def print_summary(X, Y, history):
-    """Print the least-squares fit, then the run's final line: (w, b) and the loss there."""
-    from model import final_loss, least_squares
+def print_summary(X, Y, history, average_from=None, updates_per_epoch=1):
+    """Print the least-squares fit, then the run's final line: (w, b) and the loss there.
+
+    With average_from=E the run's result is the average of its points from epoch E on
+    (model.averaged_point), and the final line says so.
+    """
+    from model import averaged_point, final_loss, full_loss_along, least_squares
 
     ls_w, ls_b, ls_loss = least_squares(X, Y)
     print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
-    print(f"final: w={history.w:+.6f} b={history.b:+.6f} loss={final_loss(X, Y, history):.6f} "
-          f"({history.updates} update{'' if history.updates == 1 else 's'})")
+    updates = f"{history.updates} update{'' if history.updates == 1 else 's'}"
+    if average_from is None:
+        print(f"final: w={history.w:+.6f} b={history.b:+.6f} "
+              f"loss={final_loss(X, Y, history):.6f} ({updates})")
+        return
+    print(f"last point: w={history.w:+.6f} b={history.b:+.6f} "
+          f"loss={final_loss(X, Y, history):.6f} ({updates})")
+    w, b, count = averaged_point(history, updates_per_epoch, average_from)
+    loss = float(full_loss_along(X, Y, [(w, b)])[0])
+    print(f"final: w={w:+.6f} b={b:+.6f} loss={loss:.6f} (the average of the {count:,} points "
+          f"from epoch {average_from} on)")
+
+
+# Settling SGD: step-size schedules, the way samples are drawn, and iterate averaging.
+
+# Each schedule option's value when its schedule is chosen without it.
+SCHEDULE_DEFAULTS = {"step": {"step_size": 10, "gamma": 0.5}, "exponential": {"gamma": 0.95},
+                     "inverse-time": {"decay": 0.1}}
+
+
+def unit_gamma(text):
+    value = finite_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0, up to 1")
+    return value
+
+
+def add_settling_args(parser):
+    """--schedule and its options, --sampling and --average-from (train_sgd.py's knobs for
+    making SGD settle). Check them with check_settling_args."""
+    from schedules import SCHEDULES
+
+    parser.add_argument("--schedule", choices=list(SCHEDULES), default="constant",
+                        help="how the step size changes, once per epoch")
+    parser.add_argument("--step-every", dest="step_size", type=positive_int, default=None,
+                        metavar="K", help="step schedule: multiply the step size by --gamma "
+                        "every K epochs (StepLR's step_size; default 10)")
+    parser.add_argument("--gamma", type=unit_gamma, default=None,
+                        help="step and exponential schedules: the factor, above 0 up to 1 "
+                             "(default 0.5 for step, 0.95 for exponential)")
+    parser.add_argument("--decay", type=positive_float, default=None,
+                        help="inverse-time schedule: lr / (1 + decay * epoch) (default 0.1)")
+    parser.add_argument("--sampling", choices=["reshuffle", "replacement"], default="reshuffle",
+                        help="each epoch every sample once in a fresh order, or n samples "
+                             "drawn at random with replacement")
+    parser.add_argument("--average-from", type=positive_int, default=None, metavar="E",
+                        help="report the average of (w, b) over every update from epoch E on "
+                             "(Polyak-Ruppert averaging), 1 to --epochs")
+
+
+def check_settling_args(parser, args):
+    """Refuse, in one line, settling options that do not fit together. Returns the
+    schedule as a function of the epoch (None for a constant step); its options, defaults
+    filled in, go to args.schedule_options."""
+    from schedules import step_sizes
+
+    flags = {"step_size": "--step-every", "gamma": "--gamma", "decay": "--decay"}
+    for name, flag in flags.items():
+        owners = [schedule for schedule, options in SCHEDULE_DEFAULTS.items() if name in options]
+        if getattr(args, name) is not None and args.schedule not in owners:
+            parser.error(f"{flag} is an option of --schedule {' or '.join(owners)}, "
+                         f"not of {args.schedule}")
+    if args.sampling == "replacement" and args.no_shuffle:
+        parser.error("--no-shuffle and --sampling replacement: the samples are either in "
+                     "order or drawn at random")
+    if args.average_from is not None and args.average_from > args.epochs:
+        parser.error(f"--average-from {args.average_from} is past the last epoch, "
+                     f"{args.epochs}")
+    args.schedule_options = {
+        name: default if getattr(args, name) is None else getattr(args, name)
+        for name, default in SCHEDULE_DEFAULTS.get(args.schedule, {}).items()}
+    if args.schedule == "constant":
+        return None
+    return step_sizes(args.schedule, args.lr, args.epochs, args.schedule_options)
+
+
+def schedule_text(args):
+    """The schedule in words, with its options."""
+    words = {"step": "multiplied by {gamma:g} every {step_size} epochs",
+             "exponential": "multiplied by {gamma:g} every epoch",
+             "cosine": f"a half cosine from {args.lr:g} towards 0 over {args.epochs} epochs",
+             "inverse-time": f"{args.lr:g} / (1 + {{decay:g}} * epoch)"}
+    return f"{args.schedule}, " + words[args.schedule].format(**args.schedule_options)
 
 
 def add_output_args(parser, seed=False):

@@ -34,7 +34,7 @@ def gd_update(params, state, hyperparams):
 
 
 def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, seed=42,
-          w0=-10.0, b0=-20.0, verbose=False):
+          w0=-10.0, b0=-20.0, verbose=False, schedule=None, replacement=False):
     """Descent on batches of `batch_size` samples (None: all of them) with Step 4 = `update`.
 
     The order of the samples, the batches and the record are those of `train_batch`
@@ -45,6 +45,9 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
     DIVERGENCE_FACTOR times past the start: `divergence_report` then says where.
     verbose=True prints the training scripts' epoch lines: the loss the epoch started from,
     then (w, b) where it ended.
+    schedule and replacement are train_sgd's: a function giving each epoch's step size
+    (hyperparams["lr"] is then replaced, epoch by epoch), and drawing each epoch's samples
+    with replacement.
     """
     n = len(X)
     batch_size = n if batch_size is None else min(batch_size, n)
@@ -57,7 +60,12 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
     for epoch in range(1, epochs + 1):
         with torch.no_grad():
             history.epoch_losses.append(criterion(forward(X, w, b), Y).item())
-        if batch_size < n and shuffle:
+        if schedule is not None:
+            hyperparams = {**hyperparams, "lr": schedule(epoch - 1)}
+        if replacement:
+            order = torch.randint(n, (n,), generator=generator)
+            X_epoch, Y_epoch = X[order], Y[order]
+        elif batch_size < n and shuffle:
             order = torch.randperm(n, generator=generator)
             X_epoch, Y_epoch = X[order], Y[order]
         else:
@@ -78,8 +86,9 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
             if has_diverged(history.step_losses[-1], history.epoch_losses[0]):
                 return history
         if verbose:
+            step_size = "" if schedule is None else f" lr={hyperparams['lr']:.6g}"
             print(f"epoch {epoch:3d}: loss={history.epoch_losses[-1]:.6f} w={w.item():+.6f} "
-                  f"b={b.item():+.6f}")
+                  f"b={b.item():+.6f}{step_size}")
     return history
 
 

@@ -45,6 +45,16 @@ class History:
         return len(self.path) - 1
 
 
+def averaged_point(history, updates_per_epoch, from_epoch):
+    """Polyak-Ruppert averaging: the mean (w, b) of the points after every update from the
+    start of epoch `from_epoch` (1 is the first) to the end of the run, in float64; and how
+    many points that is. The noise of single steps averages out; the drift does not."""
+    points = np.asarray(history.path[(from_epoch - 1) * updates_per_epoch + 1:],
+                        dtype=np.float64)
+    w, b = points.mean(axis=0).tolist()
+    return w, b, len(points)
+
+
 def least_squares(X, Y):
     """The exact minimiser of the MSE: (w, b, loss), solved in float64 by torch.linalg.lstsq."""
     x = X.reshape(-1).double()

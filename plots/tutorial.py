@@ -36,16 +36,21 @@ def plot_data(X, Y, slope=None):
     return figure
 
 
+def lr_text(lr):
+    """A step size as a title shows it: 0.01, or a text such as "0.01 (cosine)"."""
+    return lr if isinstance(lr, str) else f"{lr:g}"
+
+
 def plot_batch_loss(losses, lr, ls_loss):
     """The tutorial's plot of batch descent: the loss at the start of each epoch (and after
     the last), against the epoch."""
     figure, axes = new_axes()
     axes.plot(range(len(losses)), losses, "o-", color=BATCH_COLOR, markersize=4,
-              label=f"batch GD, lr={lr:g}: loss on all the data")
+              label=f"batch GD, lr={lr_text(lr)}: loss on all the data")
     floor_line(axes, ls_loss)
     loss_axis(axes, losses)
     axes.set_xlim(-0.5, len(losses) - 0.5)
-    finish(axes, f"Batch gradient descent, lr={lr:g}: one step per epoch",
+    finish(axes, f"Batch gradient descent, lr={lr_text(lr)}: one step per epoch",
            xlabel="epoch (0 = the start)")
     return figure
 
@@ -79,7 +84,7 @@ def plot_sgd_loss(X, Y, history, lr, batch_size, ls_loss):
     figure, (whole, last) = plt.subplots(1, 2, figsize=(12, 4.8),
                                          gridspec_kw={"width_ratios": [1.4, 1]})
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.84, wspace=0.22)
-    shown = draw_sgd(whole, X, Y, history, f"{name}, lr={lr:g}")
+    shown = draw_sgd(whole, X, Y, history, f"{name}, lr={lr_text(lr)}")
     floor_line(whole, ls_loss)
     loss_axis(whole, shown, "MSE on all the data")
     whole.set_xlim(-0.5, len(history.epoch_losses) + 0.5)
@@ -97,7 +102,7 @@ def plot_sgd_loss(X, Y, history, lr, batch_size, ls_loss):
     last.set_ylabel("MSE")
     finish(last, "The samples: each step's own loss", xlabel="step of the last epoch")
     figure.suptitle(f"{'Stochastic' if batch_size == 1 else 'Mini-batch'} gradient descent, "
-                    f"lr={lr:g}: one step per {'sample' if batch_size == 1 else 'batch'}")
+                    f"lr={lr_text(lr)}: one step per {'sample' if batch_size == 1 else 'batch'}")
     return figure
 
 

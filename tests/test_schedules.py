@@ -1,0 +1,175 @@
+"""Schedules, sampling and averaging in train_sgd: every step size and the whole path
+against torch.optim.lr_scheduler, the average against torch.optim.swa_utils."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import schedules
+import train_sgd as script
+from descent import gd_update, train
+from model import averaged_point, least_squares
+from train_sgd import train_sgd
+
+EPOCHS = 6
+# {name: (the schedule's options, the torch.optim.lr_scheduler that does the same)}
+REFERENCES = {
+    "constant": ({}, lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0)),
+    "step": ({"step_size": 2, "gamma": 0.5},
+             lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)),
+    "exponential": ({"gamma": 0.8},
+                    lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8)),
+    "cosine": ({}, lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS)),
+    "inverse-time": ({"decay": 0.3}, lambda opt: torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda epoch: 1 / (1 + 0.3 * epoch))),
+}
+
+
+def scheduled_optim_path(X, Y, lr, name, orders, batch_size):
+    """The reference: torch.optim.SGD with the scheduler stepped after each epoch, over the
+    given sample orders. Returns (the step size of each epoch, the path)."""
+    w = torch.tensor(-10.0, requires_grad=True)
+    b = torch.tensor(-20.0, requires_grad=True)
+    optimizer = torch.optim.SGD([w, b], lr=lr)
+    scheduler = REFERENCES[name][1](optimizer)
+    lrs, path = [], [(w.item(), b.item())]
+    for order in orders:
+        lrs.append(optimizer.param_groups[0]["lr"])
+        for first in range(0, len(order), batch_size):
+            batch = order[first:first + batch_size]
+            optimizer.zero_grad()
+            F.mse_loss(w * X[batch] + b, Y[batch]).backward()
+            optimizer.step()
+            path.append((w.item(), b.item()))
+        scheduler.step()
+    return lrs, torch.tensor(path)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_every_step_size_equals_the_schedulers(name):
+    lr = 0.05
+    expected, _ = scheduled_optim_path(torch.zeros(1, 1), torch.zeros(1, 1), lr, name,
+                                       [torch.arange(1)] * EPOCHS, 1)
+    at = schedules.step_sizes(name, lr, EPOCHS, REFERENCES[name][0])
+    assert [at(epoch) for epoch in range(EPOCHS)] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_the_scheduled_path_equals_torch_optims(data, name, batch_size):
+    X, Y = data
+    seed = 3
+    generator = torch.Generator().manual_seed(seed)
+    orders = [torch.randperm(len(X), generator=generator) for _ in range(EPOCHS)]
+    lrs, expected = scheduled_optim_path(X, Y, 0.02, name, orders, batch_size)
+    schedule = schedules.step_sizes(name, 0.02, EPOCHS, REFERENCES[name][0])
+    hand = train_sgd(X, Y, 0.02, EPOCHS, batch_size=batch_size, seed=seed, verbose=False,
+                     schedule=schedule)
+    torch.testing.assert_close(torch.tensor(hand.path), expected)
+    # The update seam does the same, for every method.
+    seam = train(X, Y, gd_update, {"lr": 0.02}, EPOCHS, batch_size, seed=seed,
+                 schedule=schedule)
+    torch.testing.assert_close(torch.tensor(seam.path), expected)
+
+
+def test_a_cosine_schedule_settles_where_a_constant_step_does_not(data):
+    X, Y = data
+    ls_w, ls_b, _ = least_squares(X, Y)
+    cosine = train_sgd(X, Y, 0.01, 100, verbose=False,
+                       schedule=schedules.step_sizes("cosine", 0.01, 100))
+    constant = train_sgd(X, Y, 0.01, 100, verbose=False)
+    assert abs(cosine.w - ls_w) < 0.02 and abs(cosine.b - ls_b) < 0.02
+    assert abs(constant.w - ls_w) > 0.02 or abs(constant.b - ls_b) > 0.02
+
+
+def test_sampling_with_replacement_draws_from_the_seeded_generator(data):
+    X, Y = data
+    run = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False, replacement=True)
+    again = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False, replacement=True)
+    assert run.path == again.path
+    generator = torch.Generator().manual_seed(7)
+    orders = [torch.randint(len(X), (len(X),), generator=generator) for _ in range(2)]
+    assert len(set(orders[0].tolist())) < len(X), "some samples drawn twice"
+    _, expected = scheduled_optim_path(X, Y, 0.01, "constant", orders, 1)
+    torch.testing.assert_close(torch.tensor(run.path), expected)
+    reshuffled = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False)
+    assert reshuffled.path != run.path
+
+
+def test_the_average_is_the_mean_of_the_points_and_swa_utils_agrees(data):
+    X, Y = data
+    epochs, first = 6, 3
+    history = train_sgd(X, Y, 0.01, epochs, batch_size=10, shuffle=False, verbose=False)
+    w, b, count = averaged_point(history, 10, first)
+    # Independently: the points after the updates of epochs 3 to 6, one by one.
+    points = history.path[1:][(first - 1) * 10:]
+    assert count == len(points) == 40
+    assert (w, b) == pytest.approx((sum(p[0] for p in points) / count,
+                                    sum(p[1] for p in points) / count), rel=1e-12)
+    # torch.optim.swa_utils.AveragedModel, updated after every step from epoch 3 on.
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(-10.0)
+        model.bias.fill_(-20.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    averaged = torch.optim.swa_utils.AveragedModel(model)
+    for epoch in range(1, epochs + 1):
+        for start in range(0, len(X), 10):
+            optimizer.zero_grad()
+            F.mse_loss(model(X[start:start + 10]), Y[start:start + 10]).backward()
+            optimizer.step()
+            if epoch >= first:
+                averaged.update_parameters(model)
+    assert (w, b) == pytest.approx((averaged.module.weight.item(),
+                                    averaged.module.bias.item()), abs=1e-5)
+
+
+def run_main(capsys, *args):
+    try:
+        script.main([str(arg) for arg in args])
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    printed = capsys.readouterr()
+    return status, printed.out, printed.err
+
+
+def test_the_final_line_says_it_is_an_average(data, tmp_path, capsys):
+    status, out, _ = run_main(capsys, "--epochs", 5, "--average-from", 3, "--out", tmp_path)
+    assert status == 0
+    X, Y = data
+    history = train_sgd(X, Y, 0.01, 5, verbose=False)
+    w, b, _ = averaged_point(history, 100, 3)
+    assert f"final: w={w:+.6f} b={b:+.6f}" in out
+    assert "(the average of the 300 points from epoch 3 on)" in out
+
+
+def test_the_progress_lines_show_the_step_size_in_use(tmp_path, capsys):
+    status, out, _ = run_main(capsys, "--epochs", 3, "--schedule", "step", "--step-every", 2,
+                              "--gamma", 0.5, "--out", tmp_path)
+    assert status == 0
+    lines = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert [line.rsplit(" ", 1)[1] for line in lines] == ["lr=0.01", "lr=0.01", "lr=0.005"]
+    assert [path.name for path in tmp_path.iterdir()] == ["sgd_loss_step.png"]
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--schedule", "linear"], "--schedule: invalid choice: 'linear'"),
+    (["--sampling", "bootstrap"], "--sampling: invalid choice: 'bootstrap'"),
+    (["--schedule", "step", "--gamma", "0"], "--gamma: '0' must be a number above 0, up to 1"),
+    (["--schedule", "exponential", "--gamma", "1.1"], "--gamma: '1.1' must be"),
+    (["--schedule", "step", "--step-every", "0"], "--step-every: '0' must be a whole number"),
+    (["--schedule", "inverse-time", "--decay", "0"], "--decay: '0' must be a finite number"),
+    (["--schedule", "inverse-time", "--decay", "-1"], "--decay: '-1' must be"),
+    (["--average-from", "0"], "--average-from: '0' must be a whole number of at least 1"),
+    (["--average-from", "21"], "--average-from 21 is past the last epoch, 20"),
+    (["--gamma", "0.5"], "--gamma is an option of --schedule step or exponential"),
+    (["--step-every", "3"], "--step-every is an option of --schedule step, not of constant"),
+    (["--schedule", "cosine", "--decay", "1"], "--decay is an option of --schedule inverse-time"),
+    (["--sampling", "replacement", "--no-shuffle"], "either in order or drawn at random"),
+])
+def test_bad_settling_options_are_refused_in_one_line(tmp_path, capsys, args, complaint):
+    status, out, err = run_main(capsys, *args, "--out", tmp_path / "out")
+    assert status == 2
+    assert out == "" and len(err.strip().splitlines()) == 1 and complaint in err
+    assert not (tmp_path / "out").exists()
