@@ -140,7 +140,7 @@ DEFAULTS = {
     "momentum": {"lr": 0.1, "momentum": 0.5},  # plain descent's step, with momentum
     "nesterov": {"lr": 0.05, "momentum": 0.5},  # its edge at momentum 0.5 is about 0.09
     "adagrad": {"lr": 5.0, "eps": 1e-10},
-    "rmsprop": {"lr": 0.5, "alpha": 0.99, "eps": 1e-8},
+    "rmsprop": {"lr": 0.5, "alpha": 0.99, "momentum": 0.0, "eps": 1e-8},
     "adam": {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8},
 }
 
@@ -247,7 +247,6 @@ def grid_losses(X, Y, update, hyperparams, steps, w0=-10.0, b0=-20.0):
 
 # The command line.
 
-OPTIONS = {"momentum": "--momentum", "alpha": "--alpha", "eps": "--eps"}
 TEST_ARGS = ["--epochs", "20", "--phase-points", "5"]  # the fast setting the smoke tests run
 PHASE_STEPS = 15  # the phase diagram shows the loss after this many full-batch steps
 
@@ -263,17 +262,44 @@ def unit_interval(text):
     return value
 
 
+# Every setting the command line can change: {name: (its argparse type, help)}. A method
+# takes the ones its DEFAULTS name; a pair such as Adam's "betas" is set by two options.
+SETTINGS = {
+    "lr": (cli.positive_float, "step size (default: each method's own, in docs/optimizers.md)"),
+    "momentum": (unit_interval, "momentum, from 0 up to (not including) 1"),
+    "alpha": (unit_interval, "smoothing constant of the square average, from 0 to below 1"),
+    "beta1": (unit_interval, "first beta: how fast the mean gradient forgets, 0 to below 1"),
+    "beta2": (unit_interval, "second beta: how fast the mean square forgets, 0 to below 1"),
+    "eps": (cli.positive_float, "added to the denominator, a finite number above 0"),
+}
+PAIRS = {"betas": ("beta1", "beta2")}
+
+
+def settings_names(method):
+    """The command-line settings a method takes: those its DEFAULTS name."""
+    return [part for name in DEFAULTS[method] for part in PAIRS.get(name, (name,))]
+
+
+def add_settings_args(parser):
+    """One option per setting, its help naming the methods that take it."""
+    for name, (kind, text) in SETTINGS.items():
+        takers = [method for method in DEFAULTS if name in settings_names(method)]
+        parser.add_argument("--" + name, type=kind, default=None,
+                            help=f"{text}; for {', '.join(takers)}")
+
+
 def settings_of(method, args):
     """The method's hyperparameters: its DEFAULTS, with what the command line gave."""
     hyperparams = dict(DEFAULTS[method])
-    given = {"lr": args.lr, "momentum": args.momentum, "alpha": args.alpha, "eps": args.eps}
-    for name, value in given.items():
-        if value is not None:
-            hyperparams[name] = value
-    if method == "adam":
-        beta1, beta2 = hyperparams["betas"]
-        hyperparams["betas"] = (beta1 if args.beta1 is None else args.beta1,
-                                beta2 if args.beta2 is None else args.beta2)
+    for name, parts in PAIRS.items():
+        if name in hyperparams:
+            hyperparams[name] = tuple(value if getattr(args, part) is None
+                                      else getattr(args, part)
+                                      for part, value in zip(parts, hyperparams[name],
+                                                             strict=True))
+    for name in hyperparams:
+        if name in SETTINGS and getattr(args, name) is not None:
+            hyperparams[name] = getattr(args, name)
     return hyperparams
 
 
@@ -285,19 +311,16 @@ def settings_text(hyperparams):
 
 def check_settings(parser, args):
     """Refuse, in one line, a setting the chosen method does not have."""
-    accepted = {"lr"} | set(DEFAULTS[args.method] if args.method else [])
-    if args.method == "adam":
-        accepted |= {"beta1", "beta2"}
-    if args.method in ("momentum", "nesterov", "rmsprop"):
-        accepted.add("momentum")
-    for name in ("lr", "momentum", "alpha", "beta1", "beta2", "eps"):
+    for name in SETTINGS:
         if getattr(args, name) is None:
             continue
-        option = "--" + name
         if args.method is None:
-            parser.error(f"{option} needs --method: every method has its own settings")
-        if name not in accepted:
-            parser.error(f"{option} is not a setting of {args.method}")
+            parser.error(f"--{name} needs --method: every method has its own settings")
+        if name not in settings_names(args.method):
+            parser.error(f"--{name} is not a setting of {args.method}")
+    if args.method == "nesterov" and args.momentum == 0:
+        parser.error("nesterov needs a momentum above 0, as torch.optim.SGD(nesterov=True) "
+                     "does (at 0 it is plain descent: --method gd)")
 
 
 def describe(method, hyperparams, batch_size, n):
@@ -321,18 +344,7 @@ def main(argv=None):
                         "tutorial's line, checked against the theory of the data's Hessian.")
     parser.add_argument("--method", choices=list(UPDATES),
                         help="train this method alone (default: every method, side by side)")
-    parser.add_argument("--lr", type=cli.positive_float, default=None,
-                        help="step size (default: the method's own, see docs/optimizers.md)")
-    parser.add_argument("--momentum", type=unit_interval, default=None,
-                        help="momentum of momentum, nesterov and rmsprop, from 0 to below 1")
-    parser.add_argument("--alpha", type=unit_interval, default=None,
-                        help="rmsprop's smoothing constant (torch.optim's default 0.99)")
-    parser.add_argument("--beta1", type=unit_interval, default=None,
-                        help="adam's first beta (torch.optim's default 0.9)")
-    parser.add_argument("--beta2", type=unit_interval, default=None,
-                        help="adam's second beta (torch.optim's default 0.999)")
-    parser.add_argument("--eps", type=cli.positive_float, default=None,
-                        help="eps of adagrad, rmsprop and adam (torch.optim's defaults)")
+    add_settings_args(parser)
     parser.add_argument("--epochs", type=cli.bounded_int(1, cli.MAX_EPOCHS), default=100,
                         help=f"passes over the data, 1 to {cli.MAX_EPOCHS:,}")
     parser.add_argument("--batch-size", type=cli.positive_int, default=None,
@@ -441,13 +453,14 @@ def rates_of(method, hyperparams, history, curvatures, least_squares_point, full
 def print_table(X, Y, runs, least_squares_point):
     from model import final_loss
 
-    print(f"{'method':9} {'settings':36} {'updates':>7} {'w':>10} {'b':>10} {'loss':>9} "
+    width = max(len(settings_text(hyperparams)) for hyperparams, _, _ in runs.values())
+    print(f"{'method':9} {'settings':{width}} {'updates':>7} {'w':>10} {'b':>10} {'loss':>9} "
           f"{'distance':>9} {'predicted':>9} {'measured':>9}")
     for method, (hyperparams, history, (predicted, measured)) in runs.items():
         distance = ((history.w - least_squares_point[0]) ** 2
                     + (history.b - least_squares_point[1]) ** 2) ** 0.5
         rates = ["-" if rate is None else f"{rate:.4f}" for rate in (predicted, measured)]
-        print(f"{method:9} {settings_text(hyperparams):36} {history.updates:7d} "
+        print(f"{method:9} {settings_text(hyperparams):{width}} {history.updates:7d} "
               f"{history.w:+10.6f} {history.b:+10.6f} {final_loss(X, Y, history):9.6f} "
               f"{distance:9.2e} {rates[0]:>9} {rates[1]:>9}")
 

@@ -82,9 +82,17 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
     losses.set_ylim(max(ROUNDING, lowest) / 10, None)
     losses.set_ylabel("loss above least squares (log scale)")
     xlabel = "update (one an epoch: full batches)" if full_batch else "update"
-    finish(losses, "Loss against updates; dashed: the rate the theory predicts",
-           xlabel=xlabel, legend=False)
-    losses.legend(fontsize=8, loc="upper right")
+    title = "Loss against updates" + ("; dashed: the rate the theory predicts"
+                                      if predicted else "")
+    finish(losses, title, xlabel=xlabel, legend=False)
+    # Below the panels, in two columns, so that no curve hides behind it however many
+    # methods there are.
+    entries = len(losses.get_legend_handles_labels()[0])
+    rows = -(-entries // 2)
+    height = 5.6 + 0.2 * rows
+    figure.set_size_inches(12, height)
+    figure.subplots_adjust(bottom=(0.6 + 0.2 * rows) / height, top=1 - 0.5 / height)
+    losses.legend(fontsize=8, loc="upper right", ncol=2, bbox_to_anchor=(1, -0.1))
     return figure
 
 
