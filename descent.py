@@ -92,6 +92,55 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
     return history
 
 
+def train_cells(X, Y, update, hyperparams, epochs, batch_size=None, sampling="reshuffle",
+                seed=42, w0=-10.0, b0=-20.0, shared_order=False, schedule=None):
+    """Many runs at once, one per cell of a grid: the loop of `train`, on a (w, b) per cell.
+
+    hyperparams holds one tensor of values per cell (e.g. "lr" of shape (cells,)); w and b
+    get one entry per cell, and the same update function moves them all. Thousands of runs
+    cost about what one does: the time goes to Python's per-step overhead, not the cells.
+    For speed the gradient is written out, the MSE's derived by hand (d/dw = 2 mean(r x),
+    d/db = 2 mean(r), r = w x + b - y): autograd's bookkeeping would cost three times the
+    rest of the step (tests/test_descent.py holds the cells to `train`).
+    sampling: "reshuffle" (every sample once an epoch, in a fresh order), "replacement"
+    (n draws at random) or "in order"; each cell draws its own order, or with
+    shared_order=True all cells take the same. schedule: a function of the epoch (0, 1,
+    ...) giving each cell's step size, or None. w0, b0: numbers, or one per cell.
+    Returns the path: a float64 array of shape (updates + 1, cells, 2).
+    """
+    cells = len(hyperparams["lr"])
+    n = len(X)
+    batch_size = n if batch_size is None else min(batch_size, n)
+    w = torch.zeros(cells, 1).add_(torch.as_tensor(w0).reshape(-1, 1))
+    b = torch.zeros(cells, 1).add_(torch.as_tensor(b0).reshape(-1, 1))
+    params, state = [w, b], {}
+    x, y = X.reshape(-1), Y.reshape(-1)
+    columns = {name: torch.as_tensor(value).reshape(-1, 1) for name, value in hyperparams.items()}
+    generator = torch.Generator().manual_seed(seed)
+    draws = 1 if shared_order else cells
+    path = [torch.cat([w, b], dim=1).double()]
+    for epoch in range(epochs):
+        if schedule is not None:
+            columns["lr"] = torch.as_tensor(schedule(epoch)).reshape(-1, 1)
+        if sampling == "replacement":
+            order = torch.randint(n, (draws, n), generator=generator)
+        elif sampling == "reshuffle":
+            order = torch.rand(draws, n, generator=generator).argsort(dim=1)
+        else:
+            order = torch.arange(n).expand(draws, n)
+        x_epoch, y_epoch = x[order], y[order]
+        for first in range(0, n, batch_size):
+            x_batch = x_epoch[:, first:first + batch_size]
+            y_batch = y_epoch[:, first:first + batch_size]
+            # Steps 1 to 3: every cell's forward pass, and its gradient, by hand.
+            residual = forward(x_batch, w, b) - y_batch
+            w.grad = 2 * (residual * x_batch).mean(dim=1, keepdim=True)
+            b.grad = 2 * residual.mean(dim=1, keepdim=True)
+            update(params, state, columns)  # Step 4
+            path.append(torch.cat([w, b], dim=1).double())  # (Step 5: the next step sets them)
+    return torch.stack(path).numpy()
+
+
 def has_diverged(loss, start_loss):
     """True when a loss is not finite, or has grown far past where the run started."""
     return not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(start_loss, 1e-12)

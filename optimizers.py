@@ -18,8 +18,15 @@ import torch
 
 import cli
 from data import standardise
-from descent import train
-from model import criterion, forward, hessian_eigenvalues, least_squares, stability_bound
+from descent import train, train_cells
+from model import (
+    criterion,
+    forward,
+    hessian_eigenvalues,
+    least_squares,
+    mse_surface,
+    stability_bound,
+)
 
 
 def gd(params, state, hyperparams):
@@ -221,28 +228,11 @@ def measured_rate(path, least_squares_point, skip=10, floor=1e-4):
 
 
 def grid_losses(X, Y, update, hyperparams, steps, w0=-10.0, b0=-20.0):
-    """One full-batch run per cell of a grid, all at once: the full-data loss of every cell
-    after `steps` updates.
-
-    hyperparams holds one tensor of values per cell (e.g. "lr" and "momentum" of shape
-    (cells,)); w and b become one tensor each, an entry per cell, and the same update
-    function moves them all. Each cell's loss depends on its own (w, b) only, so the
-    gradient of their sum is every cell's own gradient.
-    """
-    cells = len(hyperparams["lr"])
-    w = torch.full((cells, 1), float(w0), requires_grad=True)
-    b = torch.full((cells, 1), float(b0), requires_grad=True)
-    params, state = [w, b], {}
-    x, y = X.reshape(1, -1), Y.reshape(1, -1)
-    columns = {name: value.reshape(-1, 1) for name, value in hyperparams.items()}
-    for _ in range(steps):
-        # Step 1 and 2: every cell's forward pass and loss; Step 3: backward.
-        ((forward(x, w, b) - y) ** 2).mean(dim=1).sum().backward()
-        update(params, state, columns)  # Step 4
-        for p in params:  # Step 5
-            p.grad.zero_()
-    with torch.no_grad():
-        return ((forward(x, w, b) - y) ** 2).mean(dim=1)
+    """One full-batch run per cell of a grid, all at once (descent.train_cells): the
+    full-data loss of every cell after `steps` updates. hyperparams holds one tensor of
+    values per cell, e.g. "lr" and "momentum" of shape (cells,)."""
+    path = train_cells(X, Y, update, hyperparams, steps, sampling="in order", w0=w0, b0=b0)
+    return torch.from_numpy(mse_surface(X, Y)(path[-1]))
 
 
 # The command line.

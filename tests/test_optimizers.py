@@ -162,7 +162,7 @@ def test_the_grid_run_gives_every_cell_torch_optims_result(data):
     for cell, (lr, beta) in enumerate(zip(lrs.tolist(), betas.tolist(), strict=True)):
         path = optim_path(X, Y, "momentum", {"lr": lr, "momentum": beta}, 15, len(X))
         expected = F.mse_loss(path[-1, 0] * X + path[-1, 1], Y)
-        torch.testing.assert_close(losses[cell], expected, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(losses[cell], expected.double(), rtol=1e-5, atol=1e-6)
 
 
 # The command line.

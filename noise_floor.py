@@ -1,0 +1,169 @@
+"""SGD's noise floor, predicted and measured, and the cures that make SGD settle.
+
+At a fixed step size SGD never settles: it jitters around the least-squares point in a
+"noise ball" whose size the step and the batch set. This script measures that floor,
+started at least squares so that nothing but the noise is measured, for several step
+sizes, batch sizes and both ways of drawing samples, and holds it against the classic
+prediction lr * tr(H) * L* / (2B). Then it runs the cures side by side: step sizes that
+decay (schedules.py) and iterate averaging. Run `python noise_floor.py --help` for the
+knobs; docs/settling.md is the lesson.
+"""
+
+import numpy as np
+import torch
+
+import cli
+from descent import gd_update, train_cells
+from model import full_loss_along, hessian, least_squares
+
+TEST_ARGS = ["--repeats", "4", "--settle", "100", "--measure", "100", "--epochs", "5"]
+STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03]
+BATCH_SIZES = [1, 5, 20]
+SAMPLINGS = ["replacement", "reshuffle"]
+
+
+def predicted_floor(X, Y, lr, batch_size):
+    """The classic noise floor of SGD: the expected full-data loss above the least-squares
+    loss L*, lr * tr(H) * L* / (2 B), for small steps and samples drawn with replacement."""
+    trace = hessian(X).trace().item()
+    return lr * trace * least_squares(X, Y)[2] / (2 * batch_size)
+
+
+def measured_floors(X, Y, lrs, batch_size, sampling, repeats, settle, measure, seed=42):
+    """The stationary excess loss at each step size: `repeats` runs per step size, all at
+    once, from least squares (so no transient is measured), each `settle` updates to settle
+    and then `measure` more. Returns, per step size, the excess averaged over every update
+    measured, and over the points at the ends of epochs only."""
+    n = len(X)
+    per_epoch = -(-n // batch_size)
+    epochs = -(-(settle + measure) // per_epoch)
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    cells = torch.tensor(lrs, dtype=torch.float32).repeat_interleave(repeats)
+    path = train_cells(X, Y, gd_update, {"lr": cells}, epochs, batch_size, sampling,
+                       seed=seed, w0=ls_w, b0=ls_b)
+    excess = full_loss_along(X, Y, path.reshape(-1, 2)).reshape(path.shape[:2]) - ls_loss
+    first = epochs * per_epoch - measure  # the last `measure` updates
+    every = excess[first + 1:].reshape(-1, len(lrs), repeats).mean(axis=(0, 2))
+    ends = np.arange(per_epoch, epochs * per_epoch + 1, per_epoch)
+    ends = ends[ends > first]
+    at_ends = excess[ends].reshape(-1, len(lrs), repeats).mean(axis=(0, 2))
+    return every, at_ends
+
+
+def schedule_runs(X, Y, lr, epochs, batch_size, schedule_options, seed=42, w0=-10.0, b0=-20.0):
+    """Every schedule from the same start on the same sample order, all at once.
+
+    Returns {name: path}; the paths are float64 arrays of (updates + 1, 2).
+    """
+    at = list(schedule_step_sizes(lr, epochs, schedule_options).values())
+    names = list(schedule_step_sizes(lr, epochs, schedule_options))
+    path = train_cells(X, Y, gd_update, {"lr": torch.full((len(names),), lr)}, epochs,
+                       batch_size, "reshuffle", seed=seed, w0=w0, b0=b0, shared_order=True,
+                       schedule=lambda epoch: torch.tensor([step(epoch) for step in at]))
+    return {name: path[:, cell] for cell, name in enumerate(names)}
+
+
+def schedule_step_sizes(lr, epochs, schedule_options=None):
+    """{schedule: its step size as a function of the epoch}, with the command line's
+    default options (cli.SCHEDULE_DEFAULTS)."""
+    from schedules import SCHEDULES, step_sizes
+
+    options = cli.SCHEDULE_DEFAULTS if schedule_options is None else schedule_options
+    return {name: step_sizes(name, lr, epochs, options.get(name)) for name in SCHEDULES}
+
+
+def running_average(path, first):
+    """The Polyak-Ruppert average after every update from update `first` on: the mean of
+    the points path[first], ..., path[t] for each t >= first."""
+    tail = np.asarray(path[first:], dtype=np.float64)
+    return np.cumsum(tail, axis=0) / np.arange(1, len(tail) + 1)[:, None]
+
+
+def main(argv=None):
+    parser = cli.Parser("SGD's noise floor, measured against the prediction "
+                        "lr * tr(H) * L* / (2B), and the schedules and averaging that cure it.")
+    parser.add_argument("--repeats", type=cli.bounded_int(1, 100), default=50,
+                        help="runs per step size, all at once, 1 to 100")
+    parser.add_argument("--settle", type=cli.bounded_int(0, 5000), default=1000,
+                        help="updates each run takes to settle before it is measured, 0 to "
+                             "5,000")
+    parser.add_argument("--measure", type=cli.bounded_int(1, 5000), default=1000,
+                        help="updates measured, after settling, 1 to 5,000")
+    parser.add_argument("--lr", type=cli.positive_float, default=0.01,
+                        help="step size the schedules start from")
+    parser.add_argument("--epochs", type=cli.bounded_int(2, 1000), default=100,
+                        help="epochs of the schedules' runs, 2 to 1,000 (and at most "
+                             f"{cli.MAX_UPDATES:,} updates)")
+    parser.add_argument("--average-from", type=cli.positive_int, default=None, metavar="E",
+                        help="epoch the averaged run starts averaging (default: half way)")
+    cli.add_data_args(parser)
+    cli.add_output_args(parser)
+    args, out_dir = cli.parse_args(parser, argv)
+    average_from = args.average_from or args.epochs // 2 + 1
+    if average_from > args.epochs:
+        parser.error(f"--average-from {average_from} is past the last epoch, {args.epochs}")
+    X, Y, source = cli.load_data(parser, args)
+    n = len(X)
+    cli.check_work(parser, args.epochs, n, 1)
+    batch_sizes = [size for size in BATCH_SIZES if size < n]
+    # Tiny tensors: one thread is faster than two here, and gives the same numbers.
+    torch.set_num_threads(1)
+
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    trace = hessian(X).trace().item()
+    print(f"data: {source}")
+    print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss L*={ls_loss:.6f}; "
+          f"Hessian trace tr(H)={trace:.4f}")
+    print("predicted floor: lr * tr(H) * L* / (2B), the full-data loss above L* once SGD "
+          "has settled")
+    print(f"measured: {args.repeats} runs per step size from least squares, "
+          f"{args.settle:,} updates to settle, then the mean over {args.measure:,} updates "
+          "(and over the ends of epochs among them)")
+    print(f"{'sampling':11} {'B':>3} {'lr':>6} {'predicted':>10} {'every update':>12} "
+          f"{'ratio':>6} {'epoch ends':>11} {'ratio':>6}")
+    floors = {}
+    for sampling in SAMPLINGS:
+        for batch_size in batch_sizes:
+            every, at_ends = measured_floors(X, Y, STEP_SIZES, batch_size, sampling,
+                                             args.repeats, args.settle, args.measure)
+            floors[sampling, batch_size] = every
+            for lr, measured, ended in zip(STEP_SIZES, every, at_ends, strict=True):
+                predicted = predicted_floor(X, Y, lr, batch_size)
+                print(f"{sampling:11} {batch_size:3d} {lr:6g} {predicted:10.3e} "
+                      f"{measured:12.3e} {measured / predicted:6.2f} {ended:11.3e} "
+                      f"{ended / predicted:6.2f}", flush=True)
+
+    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, cli.SCHEDULE_DEFAULTS,
+                         seed=args.seed or 42)
+    averaged = running_average(runs["constant"], (average_from - 1) * n + 1)
+    print(f"the cures, from w=-10 b=-20 at lr {args.lr:g} on single samples, reshuffled, "
+          f"{args.epochs} epochs (schedule options: {schedule_options_text()}):")
+    finals = {name: path[-1] for name, path in runs.items()}
+    finals[f"constant, averaged from epoch {average_from}"] = averaged[-1]
+    for name, (w, b) in finals.items():
+        loss = float(full_loss_along(X, Y, [(w, b)])[0])
+        print(f"  {name:32} w={w:+.6f} b={b:+.6f} loss={loss:.6f} "
+              f"(above L*: {loss - ls_loss:.2e})")
+
+    from plots import noise_floor as drawing  # only now: matplotlib's backend has been chosen
+
+    figures = {
+        "noise_floor.png": drawing.plot_noise_floor(
+            STEP_SIZES, floors, lambda lr, size: predicted_floor(X, Y, lr, size)),
+        "schedules.png": drawing.plot_schedules(
+            X, Y, runs, {name: [at(epoch) for epoch in range(args.epochs)]
+                         for name, at in schedule_step_sizes(args.lr, args.epochs).items()},
+            averaged, average_from, n, predicted_floor(X, Y, args.lr, 1)),
+    }
+    cli.save_figures(out_dir, figures)
+    cli.show_figures(figures, args.show)
+
+
+def schedule_options_text():
+    return "; ".join(f"{name} " + ", ".join(f"{option}={value:g}"
+                                            for option, value in options.items())
+                     for name, options in cli.SCHEDULE_DEFAULTS.items())
+
+
+if __name__ == "__main__":
+    cli.run(main)
