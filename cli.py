@@ -39,6 +39,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def short(value):
+    """A step size or bound in a message: four decimals (0.1200), or three significant
+    digits once four decimals would show nothing (1.2e-06)."""
+    return f"{value:.4f}" if abs(value) >= 0.001 else f"{value:.3g}"
+
+
 def finite_float(text):
     try:
         value = float(text)

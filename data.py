@@ -46,7 +46,8 @@ def read_csv(path):
     fewer than 2 rows.
     """
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a file saved as "CSV UTF-8" by a spreadsheet starts with a byte-order mark.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(getattr(error, "strerror", None) or str(error)) from None

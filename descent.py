@@ -80,7 +80,7 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
             update(params, state, hyperparams)
             # Step 5: zero the gradients.
             for p in params:
-                p.grad.data.zero_()
+                p.grad.zero_()
             history.step_losses.append(loss.item())
             history.path.append((w.item(), b.item()))
             if has_diverged(history.step_losses[-1], history.epoch_losses[0]):
@@ -160,13 +160,15 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
         return None
     epoch = -(-update // updates_per_epoch)
     where = f"epoch {epoch}" if updates_per_epoch == 1 else f"epoch {epoch}, step {update}"
+    from cli import short
+
     if bound is None:
         cause = f"{rule} has no fixed stability bound; try a smaller step size than {lr:g}"
     elif lr >= bound:
-        cause = (f"step size {lr:g} is at or above the stability bound {bound:.4f} of {rule}; "
-                 f"try a step size below {bound:.4f}")
+        cause = (f"step size {lr:g} is at or above the stability bound {short(bound)} of "
+                 f"{rule}; try a step size below {short(bound)}")
     else:
         # Inside the bound the loss cannot grow: the float32 numbers themselves overflowed.
-        cause = (f"step size {lr:g} is inside the stability bound {bound:.4f} of {rule}, so "
+        cause = (f"step size {lr:g} is inside the stability bound {short(bound)} of {rule}, so "
                  "the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
     return f"diverged at {where}: loss {loss:.3g}; {cause}"

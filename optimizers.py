@@ -221,7 +221,8 @@ def measured_rate(path, least_squares_point, skip=10, floor=1e-4):
     """
     target = torch.tensor(least_squares_point, dtype=torch.float64)
     distances = (torch.tensor(path, dtype=torch.float64) - target).norm(dim=1)
-    last = int((distances > floor).nonzero().max())
+    above = (distances > floor).nonzero()
+    last = int(above.max()) if len(above) else 0
     if last <= skip:
         raise ValueError("the path reaches the floor before the start is forgotten")
     return (distances[last] / distances[skip]).item() ** (1 / (last - skip))
@@ -354,6 +355,9 @@ def main(argv=None):
     cli.add_output_args(parser)
     args, out_dir = cli.parse_args(parser, argv)
     check_settings(parser, args)
+    if args.method is not None and args.phase_points != parser.get_default("phase_points"):
+        parser.error("--phase-points is for the phase diagram, which only the run of every "
+                     "method draws (without --method)")
     X, Y, source = cli.load_data(parser, args)
     if args.standardise:
         X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
@@ -372,9 +376,10 @@ def main(argv=None):
         print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
     print(f"Hessian eigenvalues: lmax={curvatures[0]:.4f} lmin={curvatures[1]:.4f}, "
           f"condition number k = lmax/lmin = {best['condition number']:.4f}")
-    print(f"best plain descent: lr = 2/(lmin+lmax) = {best['gd lr']:.4f}; "
+    print(f"best plain descent: lr = 2/(lmin+lmax) = {cli.short(best['gd lr'])}; "
           f"rate (k-1)/(k+1) = {best['gd rate']:.4f} a step")
-    print(f"best heavy ball: lr = (2/(sqrt(lmin)+sqrt(lmax)))^2 = {best['momentum lr']:.4f}, "
+    print("best heavy ball: lr = (2/(sqrt(lmin)+sqrt(lmax)))^2 = "
+          f"{cli.short(best['momentum lr'])}, "
           f"momentum = ((sqrt(k)-1)/(sqrt(k)+1))^2 = {best['momentum beta']:.4f};")
     print(f"                 rate (sqrt(k)-1)/(sqrt(k)+1) = {best['momentum rate']:.4f} a step")
     batches = "full batches" if batch_size == n else f"batches of {batch_size}"
@@ -389,11 +394,14 @@ def main(argv=None):
         rule = describe(method, hyperparams, batch_size, n)
         if edge is not None and hyperparams["lr"] >= edge:
             print(f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
-                  f"bound {edge:.4f} of {rule}; the loss may blow up", flush=True)
+                  f"bound {cli.short(edge)} of {rule}; the loss may blow up", flush=True)
         history = train(X, Y, UPDATES[method], hyperparams, args.epochs, batch_size,
                         shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
                         b0=args.b0, verbose=args.method is not None)
         label = f"{method}: " if args.method is None else ""
+        if args.method is None:  # say how to give a method a step of its own
+            rule += f" (give {method} its own step with --method {method} --lr, or try " \
+                    "--standardise)"
         cli.exit_if_diverged(parser, history, -(-n // batch_size), hyperparams["lr"], edge,
                              rule, label=label)
         runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,

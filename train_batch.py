@@ -54,10 +54,11 @@ def main(argv=None):
     bound = stability_bound(X)
     print(f"data: {source}")
     print(f"batch gradient descent: lr={args.lr:g} epochs={args.epochs} "
-          f"start w={args.w0:g} b={args.b0:g} (stable below lr={bound:.4f})")
+          f"start w={args.w0:g} b={args.b0:g} (stable below lr={cli.short(bound)})")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the batch stability bound {bound:.4f} "
-              "(2 / largest eigenvalue of the MSE Hessian); the loss will grow", flush=True)
+        print(f"warning: lr={args.lr:g} is at or above the batch stability bound "
+              f"{cli.short(bound)} (2 / largest eigenvalue of the MSE Hessian); the loss will "
+              "grow", flush=True)
     history = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0)
     cli.exit_if_diverged(parser, history, 1, args.lr, bound, "batch descent")
 

@@ -104,11 +104,11 @@ def main(argv=None):
     if args.batch_size > n:
         print(f"note: --batch-size {args.batch_size} is more than the {n} samples")
     print(f"{name}: lr={args.lr:g} epochs={args.epochs} start w={args.w0:g} b={args.b0:g}, "
-          f"samples {order} (stable below lr={bound:.4f})")
+          f"samples {order} (stable below lr={cli.short(bound)})")
     if schedule is not None:
         print(f"schedule: {cli.schedule_text(args)}")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the stability bound {bound:.4f} of "
+        print(f"warning: lr={args.lr:g} is at or above the stability bound {cli.short(bound)} of "
               f"{rule}; the loss may blow up", flush=True)
     history = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, batch_size,
                         shuffle=not args.no_shuffle, seed=args.order_seed,

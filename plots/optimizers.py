@@ -48,10 +48,12 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
     styles = {labels[method]: dict(color=palette[method], linewidth=1.2,
                                    marker="o" if full_batch else None, markersize=2.5)
               for method in paths}
-    w_range, b_range = path_window(paths)
+    if "adagrad" in paths:  # a wide band: at their defaults RMSprop takes its first step
+        styles[labels["adagrad"]].update(linewidth=4, alpha=0.45, zorder=1)
+    ls_w, ls_b, _ = least_squares(X, Y)
+    w_range, b_range = path_window({**paths, "least squares": [(ls_w, ls_b)]})
     loss_contours(surface, X, Y, w_range, b_range)
     draw_paths(surface, {labels[method]: path for method, path in paths.items()}, styles)
-    ls_w, ls_b, _ = least_squares(X, Y)
     surface.plot(ls_w, ls_b, "kX", markersize=10, label="least squares")
     surface.set(xlim=w_range, ylim=b_range, xlabel="w (slope)", ylabel="b (intercept)",
                 aspect="equal", title="Paths from the same start" if len(paths) > 1
