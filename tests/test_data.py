@@ -71,3 +71,10 @@ def test_the_csv_data_writes_reads_back_as_the_same_tensors(tmp_path, capsys):
     X_read, Y_read = read_csv(tmp_path / "line.csv")
     assert torch.equal(X, X_read) and torch.equal(Y, Y_read)
     assert f"wrote {tmp_path / 'line.csv'}" in capsys.readouterr().out
+
+
+def test_a_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("x,y\n1,2\n2,4.5\n".encode("utf-8-sig"))
+    X, Y = read_csv(path)
+    assert X.reshape(-1).tolist() == [1.0, 2.0] and Y.reshape(-1).tolist() == [2.0, 4.5]

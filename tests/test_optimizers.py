@@ -280,3 +280,13 @@ def test_a_heavy_ball_past_its_edge_stops_naming_the_edge(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
     assert "stability bound 0.2279 of heavy ball with momentum 0.9 on all 100 samples" in err
     assert (tmp_path / "out" / "optimizer_momentum.png").read_text() == "an earlier figure"
+
+
+def test_a_run_that_starts_on_least_squares_has_no_rate_to_measure(data, tmp_path, capsys):
+    from model import least_squares
+
+    ls_w, ls_b, _ = least_squares(*data)
+    status, out, err = run_main(capsys, "--method", "momentum", "--w0", ls_w, "--b0", ls_b,
+                                "--out", tmp_path)
+    assert status == 0, err
+    assert "measured - (too few steps to measure)" in out
