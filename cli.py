@@ -133,14 +133,15 @@ def add_data_args(parser):
     """Where the data comes from: the tutorial's line (--n, --slope, --noise, --seed) or a
     CSV file of one's own (--data). Read them with load_data."""
     parser.add_argument("--n", type=data_size, default=None,
-                        help="number of data points on [-5, 5) (default: 100)")
+                        help=f"number of data points on [-5, 5), 2 to {MAX_DATA_SIZE:,} "
+                             "(default: 100)")
     parser.add_argument("--slope", type=slope_value, default=None,
                         help="true slope of the line, from -1e6 to 1e6 (default: -5)")
     parser.add_argument("--noise", type=noise_value, default=None,
                         help="standard deviation of the Gaussian noise, from 0 to 1e6 "
                              "(default: 0.4)")
     parser.add_argument("--seed", type=seed_int, default=None,
-                        help="seed of the data's noise (default: 42)")
+                        help="seed of the data's noise, 0 to 2**63 - 1 (default: 42)")
     parser.add_argument("--data", metavar="FILE.csv", default=None,
                         help="train on this CSV instead: a header row naming columns x and y")
 
