@@ -47,3 +47,14 @@ def optim_sgd_path(X, Y, lr, orders, batch_size=1, w0=-10.0, b0=-20.0):
             losses.append(loss.item())
             path.append((w.item(), b.item()))
     return torch.tensor(path), torch.tensor(losses)
+
+
+def run_main(module, capsys, *args):
+    """A script's main() in this process: (exit status, printed output, printed errors)."""
+    try:
+        module.main([str(arg) for arg in args])
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    printed = capsys.readouterr()
+    return status, printed.out, printed.err

@@ -4,6 +4,7 @@ in-order single samples and in-order mini-batches, and random settings by hypoth
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -167,16 +168,6 @@ def test_the_grid_run_gives_every_cell_torch_optims_result(data):
 
 # The command line.
 
-def run_main(capsys, *args):
-    """optimizers.main in this process: (exit status, printed output, printed errors)."""
-    try:
-        optimizers.main([str(arg) for arg in args])
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    printed = capsys.readouterr()
-    return status, printed.out, printed.err
-
 
 def number_after(text, label):
     """The number printed after `label` (e.g. "lmax=" or "= ")."""
@@ -188,7 +179,8 @@ def number_after(text, label):
 def test_the_printed_theory_is_the_formulas_on_numpys_eigenvalues(data, tmp_path, capsys):
     import numpy as np
 
-    status, out, _ = run_main(capsys, "--epochs", 20, "--phase-points", 3, "--out", tmp_path)
+    status, out, _ = run_main(optimizers, capsys, "--epochs", 20, "--phase-points", 3,
+                              "--out", tmp_path)
     assert status == 0
     X, _ = data
     x = X.reshape(-1).double().numpy()
@@ -209,7 +201,7 @@ def test_the_table_shows_each_runs_result_and_rates_that_match(data, tmp_path, c
     from model import hessian_eigenvalues, least_squares
 
     X, Y = data
-    status, out, _ = run_main(capsys, "--out", tmp_path, "--phase-points", 3)
+    status, out, _ = run_main(optimizers, capsys, "--out", tmp_path, "--phase-points", 3)
     assert status == 0
     rows = {line.split()[0]: line for line in out.splitlines()
             if line.split() and line.split()[0] in optimizers.UPDATES}
@@ -238,7 +230,7 @@ def test_the_table_shows_each_runs_result_and_rates_that_match(data, tmp_path, c
 def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp_path,
                                                                        capsys):
     X, Y = data
-    status, out, _ = run_main(capsys, "--method", "adam", "--lr", 0.3, "--beta1", 0.8,
+    status, out, _ = run_main(optimizers, capsys, "--method", "adam", "--lr", 0.3, "--beta1", 0.8,
                               "--epochs", 30, "--out", tmp_path)
     assert status == 0
     history = train(X, Y, optimizers.adam, {"lr": 0.3, "betas": (0.8, 0.999)}, 30)
@@ -265,7 +257,7 @@ def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp
 ])
 def test_bad_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, args,
                                                               complaint):
-    status, out, err = run_main(capsys, *args, "--out", tmp_path / "out")
+    status, out, err = run_main(optimizers, capsys, *args, "--out", tmp_path / "out")
     assert status == 2
     assert out == "" and len(err.strip().splitlines()) == 1 and complaint in err
     assert not (tmp_path / "out").exists()
@@ -274,8 +266,8 @@ def test_bad_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, 
 def test_a_heavy_ball_past_its_edge_stops_naming_the_edge(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "optimizer_momentum.png").write_text("an earlier figure")
-    status, _, err = run_main(capsys, "--method", "momentum", "--lr", 0.5, "--momentum", 0.9,
-                              "--out", tmp_path / "out")
+    status, _, err = run_main(optimizers, capsys, "--method", "momentum", "--lr", 0.5,
+                              "--momentum", 0.9, "--out", tmp_path / "out")
     assert status == 1
     assert len(err.strip().splitlines()) == 1
     assert "stability bound 0.2279 of heavy ball with momentum 0.9 on all 100 samples" in err
@@ -286,7 +278,7 @@ def test_a_run_that_starts_on_least_squares_has_no_rate_to_measure(data, tmp_pat
     from model import least_squares
 
     ls_w, ls_b, _ = least_squares(*data)
-    status, out, err = run_main(capsys, "--method", "momentum", "--w0", ls_w, "--b0", ls_b,
-                                "--out", tmp_path)
+    status, out, err = run_main(optimizers, capsys, "--method", "momentum", "--w0", ls_w,
+                                "--b0", ls_b, "--out", tmp_path)
     assert status == 0, err
     assert "measured - (too few steps to measure)" in out

@@ -4,6 +4,7 @@ against torch.optim.lr_scheduler, the average against torch.optim.swa_utils."""
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_main
 
 import schedules
 import train_sgd as script
@@ -124,18 +125,8 @@ def test_the_average_is_the_mean_of_the_points_and_swa_utils_agrees(data):
                                     averaged.module.bias.item()), abs=1e-5)
 
 
-def run_main(capsys, *args):
-    try:
-        script.main([str(arg) for arg in args])
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    printed = capsys.readouterr()
-    return status, printed.out, printed.err
-
-
 def test_the_final_line_says_it_is_an_average(data, tmp_path, capsys):
-    status, out, _ = run_main(capsys, "--epochs", 5, "--average-from", 3, "--out", tmp_path)
+    status, out, _ = run_main(script, capsys, "--epochs", 5, "--average-from", 3, "--out", tmp_path)
     assert status == 0
     X, Y = data
     history = train_sgd(X, Y, 0.01, 5, verbose=False)
@@ -145,8 +136,8 @@ def test_the_final_line_says_it_is_an_average(data, tmp_path, capsys):
 
 
 def test_the_progress_lines_show_the_step_size_in_use(tmp_path, capsys):
-    status, out, _ = run_main(capsys, "--epochs", 3, "--schedule", "step", "--step-every", 2,
-                              "--gamma", 0.5, "--out", tmp_path)
+    status, out, _ = run_main(script, capsys, "--epochs", 3, "--schedule", "step",
+                              "--step-every", 2, "--gamma", 0.5, "--out", tmp_path)
     assert status == 0
     lines = [line for line in out.splitlines() if line.startswith("epoch")]
     assert [line.rsplit(" ", 1)[1] for line in lines] == ["lr=0.01", "lr=0.01", "lr=0.005"]
@@ -169,7 +160,7 @@ def test_the_progress_lines_show_the_step_size_in_use(tmp_path, capsys):
     (["--sampling", "replacement", "--no-shuffle"], "either in order or drawn at random"),
 ])
 def test_bad_settling_options_are_refused_in_one_line(tmp_path, capsys, args, complaint):
-    status, out, err = run_main(capsys, *args, "--out", tmp_path / "out")
+    status, out, err = run_main(script, capsys, *args, "--out", tmp_path / "out")
     assert status == 2
     assert out == "" and len(err.strip().splitlines()) == 1 and complaint in err
     assert not (tmp_path / "out").exists()
