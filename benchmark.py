@@ -44,20 +44,65 @@ CSV_COLUMNS = ["n", "method", "batch_size", "lr", "repeats", "reached", "repeats
                "seconds_per_update", "final_loss", "ls_loss", "loss_over_ls"]
 
 
-def step_size(X, batch_size):
-    """The stated rule: the smaller of half the stability bound for this batch size, and the
-    step whose predicted noise floor is a quarter of the 1% target.
+def step_size(X, Y, batch_size, seed=42):
+    """The stated rule: the largest step, up to half the stability bound for this batch
+    size, whose noise floor, under the sampling the runs use (a fresh order of the samples
+    each epoch), is at most a quarter of the 1% target. Batch descent has no sampling
+    noise and takes half its bound.
 
-    Near the minimum, constant-step descent on batches of B samples jitters with an average
-    excess loss of about (lr / B) * tr(H) * L* / 2 (H the MSE Hessian, L* the least-squares
-    loss). Asking for a quarter of the target, 0.0025 * L*, gives lr = 0.005 * B / tr(H):
-    no knowledge of the noise is needed. Batch descent has no sampling noise.
+    Drawn with replacement, constant-step descent on batches of B samples settles at an
+    average excess loss of lr * tr(H) * L* / (2B) (H the MSE Hessian, L* the least-squares
+    loss; docs/settling.md measures it to hold at small steps). A quarter of the target,
+    0.0025 * L*, then gives lr0 = 0.005 * B / tr(H). Reshuffled epochs end with their noise
+    nearly cancelled, so their floor is lower, by a lot when an epoch is short next to the
+    time a run takes to forget a step (1 / (2 lr0 lam_min) updates): reshuffled_step
+    measures it there. Where an epoch lasts ten such times or more, reshuffling draws like
+    sampling with replacement for as long as the floor can tell, and lr0 stands.
     """
     lr = 0.5 * stability_bound(X, batch_size)
-    if batch_size < len(X):
-        trace = 2.0 * (X.double().pow(2).mean().item() + 1.0)
-        lr = min(lr, 0.005 * batch_size / trace)
-    return lr
+    if batch_size >= len(X):
+        return lr
+    trace = 2.0 * (X.double().pow(2).mean().item() + 1.0)
+    lr0 = 0.005 * batch_size / trace
+    if lr0 >= lr:
+        return lr
+    return reshuffled_step(X.cpu(), Y.cpu(), batch_size, lr0, lr, seed)
+
+
+STEP_FACTORS = (1, 2, 4, 8, 16, 32)  # the steps reshuffled_step tries: lr0 times these
+SMALLER_FACTORS = (1 / 2, 1 / 4, 1 / 8)  # and these, when lr0 itself floors too high
+
+
+def reshuffled_step(X, Y, batch_size, lr0, largest, seed=42, repeats=40):
+    """The largest of lr0 * STEP_FACTORS, up to `largest`, whose measured floor under
+    reshuffling (the mean excess loss once settled, noise_floor.measured_floors, 40 runs
+    from least squares) is at most a quarter of the 1% target, every smaller one's too;
+    lr0 where an epoch is ten times the forgetting time or more (see step_size). If even
+    lr0 floors too high (an uneven last batch can make it), the largest of
+    lr0 * SMALLER_FACTORS that does not."""
+    from model import hessian_eigenvalues
+    from noise_floor import measured_floors
+
+    n = len(X)
+    forget = 1 / (2 * lr0 * min(hessian_eigenvalues(X)))
+    if -(-n // batch_size) >= 10 * forget:
+        return lr0
+    quarter = 0.0025 * least_squares(X, Y)[2]
+    for factors in (STEP_FACTORS, SMALLER_FACTORS):
+        lrs = [lr0 * factor for factor in factors if lr0 * factor <= largest]
+        # Long enough for the smallest step to settle three times over, and to measure.
+        updates = math.ceil(3 * forget / min(factors))
+        floors, _ = measured_floors(X, Y, lrs, batch_size, "reshuffle", repeats, updates,
+                                    updates, seed=seed)
+        below = [lr for lr, floor in zip(lrs, floors, strict=True) if floor <= quarter]
+        if factors is STEP_FACTORS and floors[0] <= quarter:
+            steps = 0
+            while steps < len(lrs) and floors[steps] <= quarter:
+                steps += 1
+            return lrs[steps - 1]
+        if factors is SMALLER_FACTORS and below:
+            return max(below)
+    return lr0 * min(SMALLER_FACTORS)
 
 
 def check_points():
@@ -165,7 +210,7 @@ def benchmark_size(n, budget, repeats, seed=42, device="cpu", slope=DEFAULTS["sl
     X, Y = make_data(n=n, seed=seed, slope=slope, noise=noise)
     X, Y = X.to(device), Y.to(device)
     ls_loss = least_squares(X, Y)[2]
-    lrs = {label: step_size(X, size) for label, size, _ in methods_for(n)}
+    lrs = {label: step_size(X, Y, size, seed) for label, size, _ in methods_for(n)}
     runs = {"closed form": [], **{label: [] for label in lrs}}
     for _ in range(repeats):
         runs["closed form"].append(closed_form_run(X, Y))

@@ -37,7 +37,7 @@ def test_a_run_out_of_budget_is_reported_as_not_reaching_the_target():
     # SGD's rule-chosen step needs thousands of updates; a millisecond cannot hold them.
     X, Y = make_data(n=100)
     target = benchmark.TARGET * least_squares(X, Y)[2]
-    run = benchmark.time_to_target(X, Y, 1, benchmark.step_size(X, 1), target, budget=1e-3)
+    run = benchmark.time_to_target(X, Y, 1, benchmark.step_size(X, Y, 1), target, budget=1e-3)
     assert run.reached is False
     assert run.loss > target
     assert 0 < run.updates < 5_000
@@ -60,9 +60,30 @@ def test_rows_reach_the_target_exactly_when_their_loss_is_within_one_percent(row
 
 @pytest.mark.parametrize("batch_size", [1, 10, 32, 100])
 def test_step_size_rule_stays_inside_the_stability_bound(batch_size):
-    X, _ = make_data(n=100)
-    lr = benchmark.step_size(X, batch_size)
+    X, Y = make_data(n=100)
+    lr = benchmark.step_size(X, Y, batch_size)
     assert 0 < lr <= 0.5 * stability_bound(X, batch_size) + 1e-12
+
+
+@pytest.mark.parametrize("n, batch_size", [(100, 1), (100, 32), (1000, 1)])
+def test_the_chosen_step_floors_within_a_quarter_of_the_target_and_twice_it_does_not(
+        n, batch_size):
+    import noise_floor
+
+    X, Y = make_data(n=n)
+    lr = benchmark.step_size(X, Y, batch_size)
+    quarter = 0.0025 * least_squares(X, Y)[2]
+    # Measured again independently of the rule: other runs (seed 7), more of them.
+    floors, _ = noise_floor.measured_floors(X, Y, [lr, 2 * lr], batch_size, "reshuffle",
+                                            repeats=60, settle=6000, measure=6000, seed=7)
+    assert floors[0] <= 1.2 * quarter
+    assert floors[1] > 0.8 * quarter
+
+
+def test_where_an_epoch_is_long_the_rule_is_the_with_replacement_prediction():
+    X, Y = make_data(n=10_000)
+    trace = 2.0 * (X.double().pow(2).mean().item() + 1.0)
+    assert benchmark.step_size(X, Y, 1) == pytest.approx(0.005 / trace, rel=1e-12)
 
 
 def test_mini_batch_1024_is_left_out_where_it_would_be_batch_descent():
