@@ -299,6 +299,9 @@ def check_settling_args(parser, args):
     if args.sampling == "replacement" and args.no_shuffle:
         parser.error("--no-shuffle and --sampling replacement: the samples are either in "
                      "order or drawn at random")
+    if args.step_size is not None and args.step_size >= args.epochs:
+        parser.error(f"--step-every {args.step_size} is not before the last epoch, "
+                     f"{args.epochs}: the step size would never change")
     if args.average_from is not None and args.average_from > args.epochs:
         parser.error(f"--average-from {args.average_from} is past the last epoch, "
                      f"{args.epochs}")

@@ -14,7 +14,7 @@ import torch
 
 import cli
 from descent import gd_update, train_cells
-from model import full_loss_along, hessian, least_squares
+from model import full_loss_along, hessian, least_squares, stability_bound
 
 TEST_ARGS = ["--repeats", "4", "--settle", "100", "--measure", "100", "--epochs", "5"]
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03]
@@ -96,6 +96,8 @@ def main(argv=None):
                              f"{cli.MAX_UPDATES:,} updates)")
     parser.add_argument("--average-from", type=cli.positive_int, default=None, metavar="E",
                         help="epoch the averaged run starts averaging (default: half way)")
+    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
+                        help="seed of the sample orders of every run")
     cli.add_data_args(parser)
     cli.add_output_args(parser)
     args, out_dir = cli.parse_args(parser, argv)
@@ -105,6 +107,10 @@ def main(argv=None):
     X, Y, source = cli.load_data(parser, args)
     n = len(X)
     cli.check_work(parser, args.epochs, n, 1)
+    bound = stability_bound(X, 1)
+    if args.lr >= bound:
+        parser.error(f"--lr {args.lr:g} is at or above the stability bound {cli.short(bound)} "
+                     "of plain descent on single samples: the runs would diverge")
     batch_sizes = [size for size in BATCH_SIZES if size < n]
     # Tiny tensors: one thread is faster than two here, and gives the same numbers.
     torch.set_num_threads(1)
@@ -125,7 +131,8 @@ def main(argv=None):
     for sampling in SAMPLINGS:
         for batch_size in batch_sizes:
             every, at_ends = measured_floors(X, Y, STEP_SIZES, batch_size, sampling,
-                                             args.repeats, args.settle, args.measure)
+                                             args.repeats, args.settle, args.measure,
+                                             seed=args.order_seed)
             floors[sampling, batch_size] = every
             for lr, measured, ended in zip(STEP_SIZES, every, at_ends, strict=True):
                 predicted = predicted_floor(X, Y, lr, batch_size)
@@ -134,16 +141,21 @@ def main(argv=None):
                       f"{ended / predicted:6.2f}", flush=True)
 
     runs = schedule_runs(X, Y, args.lr, args.epochs, 1, cli.SCHEDULE_DEFAULTS,
-                         seed=args.seed or 42)
-    averaged = running_average(runs["constant"], (average_from - 1) * n + 1)
+                         seed=args.order_seed)
+    first = (average_from - 1) * n + 1
+    averaged = running_average(runs["constant"], first)
+    last = min(10, args.epochs)
     print(f"the cures, from w=-10 b=-20 at lr {args.lr:g} on single samples, reshuffled, "
-          f"{args.epochs} epochs (schedule options: {schedule_options_text()}):")
-    finals = {name: path[-1] for name, path in runs.items()}
-    finals[f"constant, averaged from epoch {average_from}"] = averaged[-1]
-    for name, (w, b) in finals.items():
-        loss = float(full_loss_along(X, Y, [(w, b)])[0])
-        print(f"  {name:32} w={w:+.6f} b={b:+.6f} loss={loss:.6f} "
-              f"(above L*: {loss - ls_loss:.2e})")
+          f"{args.epochs} epochs, every run on the same sample order ({schedule_options_text()}); "
+          f"the loss above L* at the last point, and its median over the last {last} epoch "
+          "ends:")
+    ends = {name: path[n::n][-last:] for name, path in runs.items()}
+    ends[f"constant, averaged from epoch {average_from}"] = averaged[n - 1::n][-last:]
+    for name, points in ends.items():
+        excess = full_loss_along(X, Y, points) - ls_loss
+        w, b = points[-1]
+        print(f"  {name:32} w={w:+.6f} b={b:+.6f} above L*: {excess[-1]:.2e}, "
+              f"median {np.median(excess):.2e}")
 
     from plots import noise_floor as drawing  # only now: matplotlib's backend has been chosen
 
@@ -160,9 +172,11 @@ def main(argv=None):
 
 
 def schedule_options_text():
-    return "; ".join(f"{name} " + ", ".join(f"{option}={value:g}"
-                                            for option, value in options.items())
-                     for name, options in cli.SCHEDULE_DEFAULTS.items())
+    """The schedules' options, as train_sgd.py's defaults set them."""
+    return "step: x{gamma:g} every {step_size} epochs; exponential: x{egamma:g} an epoch; " \
+        "inverse-time: decay {decay:g}".format(**cli.SCHEDULE_DEFAULTS["step"],
+                                               egamma=cli.SCHEDULE_DEFAULTS["exponential"]["gamma"],
+                                               **cli.SCHEDULE_DEFAULTS["inverse-time"])
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ def plot_noise_floor(lrs, floors, predicted):
     figure, axes = plt.subplots(figsize=(8.5, 5.6))
     figure.subplots_adjust(left=0.11, right=0.7, bottom=0.11, top=0.92)
     lrs = np.asarray(lrs, dtype=float)
-    for size in sorted({size for _, size in floors}):
-        axes.plot(lrs, [predicted(lr, size) for lr in lrs], color="grey", linewidth=4,
-                  alpha=0.35, label=f"predicted, B={size}")
+    for number, size in enumerate(sorted({size for _, size in floors})):
+        line = [predicted(lr, size) for lr in lrs]
+        axes.plot(lrs, line, color="grey", linewidth=4, alpha=0.35,
+                  label="predicted, lr * tr(H) * L* / (2B)" if number == 0 else None)
+        axes.annotate(f"B={size}", (lrs[-1], line[-1]), xytext=(6, -3),
+                      textcoords="offset points", fontsize=8, color="dimgrey")
     for (sampling, size), excess in floors.items():
         excess = np.asarray(excess, dtype=float)
         shown = excess > 0
@@ -74,7 +77,7 @@ def plot_schedules(X, Y, runs, step_sizes, averaged, average_from, updates_per_e
     excess.axhline(constant_floor, color="grey", linewidth=4, alpha=0.35,
                    label=f"predicted floor of the constant step, {constant_floor:.2e}")
     excess.set_yscale("log")
-    excess.set_ylabel("loss above the least-squares floor\n(at each epoch's end, log scale)")
+    excess.set_ylabel("loss above least squares\n(at each epoch's end, log scale)")
     finish(excess, "The loss: who settles", legend=False)
     averaged_line = [line for line in excess.get_lines() if line.get_label() == averaged_name]
     excess.legend(handles=averaged_line + excess.get_lines()[-1:], fontsize=8,

@@ -78,3 +78,12 @@ def test_the_running_average_is_the_mean_of_the_points_so_far(data):
     running = noise_floor.running_average(history.path, 21)
     assert running[-1] == pytest.approx(averaged_point(history, 10, 3)[:2], rel=1e-12)
     assert running[4] == pytest.approx(np.mean(history.path[21:26], axis=0), rel=1e-12)
+
+
+def test_a_step_past_the_single_sample_bound_is_refused_before_any_work(tmp_path, capsys):
+    from conftest import run_main
+
+    status, out, err = run_main(noise_floor, capsys, "--lr", 0.05, "--out", tmp_path / "o")
+    assert status == 2 and out == ""
+    assert "--lr 0.05 is at or above the stability bound 0.0385" in err
+    assert not (tmp_path / "o").exists()

@@ -154,6 +154,7 @@ def test_the_progress_lines_show_the_step_size_in_use(tmp_path, capsys):
     (["--schedule", "inverse-time", "--decay", "-1"], "--decay: '-1' must be"),
     (["--average-from", "0"], "--average-from: '0' must be a whole number of at least 1"),
     (["--average-from", "21"], "--average-from 21 is past the last epoch, 20"),
+    (["--schedule", "step", "--step-every", "20"], "the step size would never change"),
     (["--gamma", "0.5"], "--gamma is an option of --schedule step or exponential"),
     (["--step-every", "3"], "--step-every is an option of --schedule step, not of constant"),
     (["--schedule", "cosine", "--decay", "1"], "--decay is an option of --schedule inverse-time"),
