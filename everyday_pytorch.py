@@ -1,0 +1,254 @@
+"""From the tutorial's loop to everyday PyTorch: the same descent written five ways.
+
+Each rung replaces one piece of the tutorial's loop with what everyday PyTorch code uses,
+and changes nothing else: every rung starts where the tutorial starts, visits the samples
+in the same order, and takes the same steps (tests/test_everyday_pytorch.py holds every
+path to rung 2's). The script prints each rung's final (w, b) and how far its path ever
+got from rung 2's, shows why a DataLoader's shuffling is not our shuffling, and measures
+what each rung costs per update. Run `python everyday_pytorch.py --help` for the knobs;
+docs/everyday_pytorch.md is the lesson. Importing this module only defines things.
+"""
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import cli
+from model import criterion, forward
+
+TEST_ARGS = ["--epochs", "2", "--cost-updates", "5", "--cost-repeats", "1"]
+
+
+# The five rungs. Each takes the data, the step size, the sample order of every epoch
+# (one tensor of indices each), the batch size and the start, and returns the path:
+# (w, b) at the start and after every update.
+
+def rung1_numpy(X, Y, lr, orders, batch_size, w0, b0):
+    """NumPy, float32, with the gradient of the MSE derived by hand: no autograd."""
+    x, y = X.numpy().reshape(-1), Y.numpy().reshape(-1)
+    w, b = np.float32(w0), np.float32(b0)
+    path = [(float(w), float(b))]
+    for order in orders:
+        for first in range(0, len(order), batch_size):
+            batch = order[first:first + batch_size].numpy()
+            # Step 1: forward pass.
+            residual = (w * x[batch] + b) - y[batch]
+            # Steps 2 and 3: the loss mean(residual^2) has gradient 2 mean(residual * x)
+            # in w and 2 mean(residual) in b.
+            grad_w = 2 * np.mean(residual * x[batch], dtype=np.float32)
+            grad_b = 2 * np.mean(residual, dtype=np.float32)
+            # Step 4: the update. (Step 5: nothing to zero; the gradient is new each time.)
+            w, b = w - np.float32(lr) * grad_w, b - np.float32(lr) * grad_b
+            path.append((float(w), float(b)))
+    return path
+
+
+def rung2_tutorial(X, Y, lr, orders, batch_size, w0, b0):
+    """The tutorial's loop: autograd, and the update through .data."""
+    w = torch.tensor(float(w0), requires_grad=True)
+    b = torch.tensor(float(b0), requires_grad=True)
+    path = [(w.item(), b.item())]
+    for order in orders:
+        for first in range(0, len(order), batch_size):
+            batch = order[first:first + batch_size]
+            loss = criterion(forward(X[batch], w, b), Y[batch])  # Steps 1 and 2
+            loss.backward()  # Step 3
+            w.data = w.data - lr * w.grad.data  # Step 4
+            b.data = b.data - lr * b.grad.data
+            w.grad.data.zero_()  # Step 5
+            b.grad.data.zero_()
+            path.append((w.item(), b.item()))
+    return path
+
+
+def rung3_no_grad(X, Y, lr, orders, batch_size, w0, b0):
+    """The update in place, under torch.no_grad(): what torch.optim does inside."""
+    w = torch.tensor(float(w0), requires_grad=True)
+    b = torch.tensor(float(b0), requires_grad=True)
+    path = [(w.item(), b.item())]
+    for order in orders:
+        for first in range(0, len(order), batch_size):
+            batch = order[first:first + batch_size]
+            loss = criterion(forward(X[batch], w, b), Y[batch])  # Steps 1 and 2
+            loss.backward()  # Step 3
+            with torch.no_grad():  # Step 4
+                w -= lr * w.grad
+                b -= lr * b.grad
+            w.grad.zero_()  # Step 5
+            b.grad.zero_()
+            path.append((w.item(), b.item()))
+    return path
+
+
+def rung4_optimizer(X, Y, lr, orders, batch_size, w0, b0):
+    """torch.optim.SGD takes Steps 4 and 5."""
+    w = torch.tensor(float(w0), requires_grad=True)
+    b = torch.tensor(float(b0), requires_grad=True)
+    optimizer = torch.optim.SGD([w, b], lr=lr)
+    path = [(w.item(), b.item())]
+    for order in orders:
+        for first in range(0, len(order), batch_size):
+            batch = order[first:first + batch_size]
+            optimizer.zero_grad()  # Step 5, done first
+            loss = criterion(forward(X[batch], w, b), Y[batch])  # Steps 1 and 2
+            loss.backward()  # Step 3
+            optimizer.step()  # Step 4
+            path.append((w.item(), b.item()))
+    return path
+
+
+def rung5_everyday(X, Y, lr, orders, batch_size, w0, b0):
+    """The loop every PyTorch program uses: nn.Linear, nn.MSELoss, torch.optim.SGD and a
+    DataLoader. Its sampler is our order of each epoch, so the paths can be compared (a
+    DataLoader's own shuffle=True draws another order: see dataloader_orders)."""
+    model = nn.Linear(1, 1)  # w*x + b, with w as model.weight and b as model.bias
+    with torch.no_grad():
+        model.weight.fill_(w0)
+        model.bias.fill_(b0)
+    loss_fn = nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    dataset = TensorDataset(X, Y)
+    path = [(model.weight.item(), model.bias.item())]
+    for order in orders:
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=order.tolist())
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            path.append((model.weight.item(), model.bias.item()))
+    return path
+
+
+RUNGS = {
+    "1 NumPy, gradient by hand": rung1_numpy,
+    "2 autograd, .data update (tutorial)": rung2_tutorial,
+    "3 autograd, update under no_grad": rung3_no_grad,
+    "4 torch.optim.SGD": rung4_optimizer,
+    "5 nn.Linear, MSELoss, DataLoader": rung5_everyday,
+}
+
+
+def epoch_orders(n, epochs, shuffle=True, seed=42):
+    """The sample order of every epoch, as train_sgd.py draws it: a fresh torch.randperm
+    from a generator seeded by `seed`, or the stored order."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+            for _ in range(epochs)]
+
+
+def dataloader_orders(n, epochs, seed=42):
+    """The orders a DataLoader(shuffle=True, generator seeded by `seed`) visits, epoch by
+    epoch; and the same worked out by hand from the generator: at the start of each epoch
+    the loader draws one int64 from the generator (its base seed), then the sampler draws
+    a permutation, and one more permutation (of which it keeps nothing) when it has
+    yielded all n."""
+    loader = DataLoader(TensorDataset(torch.arange(n)), batch_size=n, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    visited = [torch.cat([batch[0] for batch in loader]) for _ in range(epochs)]
+    generator = torch.Generator().manual_seed(seed)
+    by_hand = []
+    for _ in range(epochs):
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
+        by_hand.append(torch.randperm(n, generator=generator))
+        torch.randperm(n, generator=generator)
+    return visited, by_hand
+
+
+def largest_distance(path, reference):
+    """The largest distance between two paths' (w, b), update by update."""
+    return float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
+
+
+def cost_per_update(X, Y, batch_size, updates, repeats):
+    """Microseconds per update of each rung on batches of `batch_size`, measured side by
+    side: the rungs take turns, `repeats` times, `updates` updates each; the median."""
+    # Whole epochs of the data, then part of one, for exactly `updates` updates.
+    generator = torch.Generator().manual_seed(0)
+    per_epoch = len(X) // batch_size * batch_size
+    orders = [torch.randperm(len(X), generator=generator)[:per_epoch]
+              for _ in range(-(-updates * batch_size // per_epoch))]
+    orders[-1] = orders[-1][:updates * batch_size - per_epoch * (len(orders) - 1)]
+    times = {name: [] for name in RUNGS}
+    for rung in RUNGS.values():  # once untimed: the first call pays for warming up
+        rung(X, Y, 1e-4, orders, batch_size, -10.0, -20.0)
+    for _ in range(repeats):
+        for name, rung in RUNGS.items():
+            started = time.perf_counter()
+            rung(X, Y, 1e-4, orders, batch_size, -10.0, -20.0)
+            times[name].append((time.perf_counter() - started) / updates * 1e6)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def main(argv=None):
+    parser = cli.Parser("The tutorial's descent written five ways, from NumPy to nn.Linear "
+                        "with a DataLoader: the same path every time, and what each costs.")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=1,
+                        help="samples per update: 1 is the tutorial's SGD")
+    parser.add_argument("--epochs", type=cli.bounded_int(1, 1000), default=20,
+                        help="passes over the data, 1 to 1,000 (and at most "
+                             f"{cli.MAX_UPDATES:,} updates)")
+    parser.add_argument("--lr", type=cli.positive_float, default=0.01, help="step size")
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="visit the samples in their stored order, as the tutorial does")
+    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
+                        help="seed of the per-epoch shuffling")
+    parser.add_argument("--cost-updates", type=cli.bounded_int(1, 10_000), default=200,
+                        help="updates each rung is timed for, per repeat")
+    parser.add_argument("--cost-repeats", type=cli.bounded_int(1, 100), default=5,
+                        help="repeats of the cost measurement (the median is printed)")
+    cli.add_data_args(parser)
+    cli.add_output_args(parser)
+    args, out_dir = cli.parse_args(parser, argv)
+    X, Y, source = cli.load_data(parser, args)
+    n = len(X)
+    batch_size = min(args.batch_size, n)
+    cli.check_work(parser, args.epochs * len(RUNGS), n, batch_size)
+
+    orders = epoch_orders(n, args.epochs, not args.no_shuffle, args.order_seed)
+    order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
+    print(f"data: {source}")
+    print(f"{args.epochs} epochs on batches of {batch_size}, lr={args.lr:g}, from w=-10 b=-20, "
+          f"samples {order}; every rung on the same orders")
+    paths = {name: rung(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
+             for name, rung in RUNGS.items()}
+    reference = paths["2 autograd, .data update (tutorial)"]
+    for name, path in paths.items():
+        w, b = path[-1]
+        print(f"rung {name:37} final w={w:+.6f} b={b:+.6f}; largest distance from rung 2 "
+              f"along the path: {largest_distance(path, reference):.1e}")
+
+    visited, by_hand = dataloader_orders(n, 2, args.order_seed)
+    ours = epoch_orders(n, 2, True, args.order_seed)
+    shown = min(8, n)
+    print(f"the first {shown} samples of epochs 1 and 2, with generators seeded "
+          f"{args.order_seed}:")
+    for label, pair in [("torch.randperm (ours)", ours),
+                        ("DataLoader(shuffle=True)", visited),
+                        ("by hand: int64, randperm, randperm", by_hand)]:
+        print(f"  {label:35} " + " | ".join(
+            " ".join(f"{i:2d}" for i in epoch[:shown].tolist()) for epoch in pair))
+
+    from data import make_data
+
+    X_cost, Y_cost = make_data(n=2048)
+    costs = {size: cost_per_update(X_cost, Y_cost, size, args.cost_updates, args.cost_repeats)
+             for size in (1, 1024)}
+    print(f"cost per update in microseconds, the rungs taking turns (median of "
+          f"{args.cost_repeats}, {args.cost_updates} updates each, n=2,048):")
+    print(f"  {'rung':37} {'B=1':>8} {'B=1024':>8}")
+    for name in RUNGS:
+        print(f"  {name:37} {costs[1][name]:8.1f} {costs[1024][name]:8.1f}")
+
+    from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
+
+    figures = {"everyday_pytorch.png": drawing.plot_rungs(X, Y, paths, reference)}
+    cli.save_figures(out_dir, figures)
+    cli.show_figures(figures, args.show)
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,51 @@
+"""The everyday-PyTorch lesson's picture: five rungs, one path."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from model import least_squares
+from plots.style import finish, plain_ticks
+from plots.surface import draw_paths, loss_contours, path_window
+
+# Below this a distance between two float32 paths is rounding: float32 resolves about
+# 6e-8 of a number, and w and b are of size 5 to 20.
+ROUNDING = 1e-6
+
+
+def plot_rungs(X, Y, paths, reference):
+    """Left: every rung's path over the contours of the loss; they lie on each other.
+    Right: each rung's distance from rung 2 (the tutorial's) after every update, on a log
+    scale; a distance of exactly 0 is drawn at the bottom edge. Each rung has its own
+    line width and style, so that rungs lying on each other all show."""
+    figure, (surface, distances) = plt.subplots(1, 2, figsize=(12, 5.2),
+                                                gridspec_kw={"width_ratios": [1, 1.4]})
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.9, wspace=0.18)
+    styles = {name: dict(color=f"C{number}", linewidth=5 - number, alpha=0.8,
+                         linestyle=["-", "--", "-.", ":", "-"][number])
+              for number, name in enumerate(paths)}
+    ls_w, ls_b, _ = least_squares(X, Y)
+    w_range, b_range = path_window({**paths, "least squares": [(ls_w, ls_b)]})
+    loss_contours(surface, X, Y, w_range, b_range)
+    draw_paths(surface, paths, styles)
+    surface.plot(ls_w, ls_b, "kX", markersize=10, label="least squares")
+    surface.set(xlim=w_range, ylim=b_range, xlabel="w (slope)", ylabel="b (intercept)",
+                title="Five rungs, one path")
+    plain_ticks(surface)
+    surface.legend(fontsize=7.5, loc="upper left")
+
+    floor = ROUNDING / 100
+    for name, path in paths.items():
+        gap = np.hypot(*(np.asarray(path) - np.asarray(reference)).T)
+        # Wider lines first, so that a rung lying on another still shows beneath it.
+        distances.plot(np.arange(len(gap)), np.maximum(gap, floor), label=name,
+                       color=styles[name]["color"], linewidth=styles[name]["linewidth"],
+                       linestyle=styles[name]["linestyle"], alpha=0.8)
+    distances.axhspan(floor, ROUNDING, color="grey", alpha=0.15,
+                      label="float32 rounding (0 drawn at the bottom)")
+    distances.set_yscale("log")
+    distances.set_ylim(floor / 2, 1)
+    distances.set_ylabel("distance of (w, b) from rung 2's (log scale)")
+    finish(distances, "How far each rung ever got from the tutorial's loop",
+           xlabel="update", legend=False)
+    distances.legend(fontsize=8, loc="upper left")
+    return figure

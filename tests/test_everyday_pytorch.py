@@ -1,0 +1,74 @@
+"""The five rungs take one path: every rung equals the tutorial's (rung 2) update for
+update, for full batches, in-order single samples and shuffled mini-batches."""
+
+import pytest
+import torch
+from conftest import run_main
+
+import everyday_pytorch as ladder
+from train_batch import train_batch
+from train_sgd import train_sgd
+
+SETTINGS = {  # (batch size, shuffled, lr, epochs)
+    "full-batch": (100, False, 0.1, 20),
+    "single-samples-in-order": (1, False, 0.01, 2),
+    "shuffled-mini-batches": (10, True, 0.02, 4),
+}
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+@pytest.mark.parametrize("rung", sorted(ladder.RUNGS))
+def test_every_rung_takes_the_tutorials_path(data, rung, setting):
+    X, Y = data
+    batch_size, shuffled, lr, epochs = SETTINGS[setting]
+    orders = ladder.epoch_orders(len(X), epochs, shuffled, seed=5)
+    reference = ladder.rung2_tutorial(X, Y, lr, orders, batch_size, -10.0, -20.0)
+    path = ladder.RUNGS[rung](X, Y, lr, orders, batch_size, -10.0, -20.0)
+    assert len(path) == len(reference) == epochs * -(-len(X) // batch_size) + 1
+    torch.testing.assert_close(torch.tensor(path), torch.tensor(reference), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_rung_2_is_the_tutorials_own_scripts(data):
+    X, Y = data
+    orders = ladder.epoch_orders(len(X), 3, True, seed=42)
+    path = ladder.rung2_tutorial(X, Y, 0.01, orders, 1, -10.0, -20.0)
+    assert path == train_sgd(X, Y, 0.01, 3, verbose=False).path
+    orders = ladder.epoch_orders(len(X), 20, False)
+    path = ladder.rung2_tutorial(X, Y, 0.1, orders, len(X), -10.0, -20.0)
+    assert path == train_batch(X, Y, 0.1, 20, verbose=False).path
+
+
+def test_the_dataloaders_order_is_worked_out_and_is_not_ours():
+    visited, by_hand = ladder.dataloader_orders(100, 3, seed=42)
+    ours = ladder.epoch_orders(100, 3, True, seed=42)
+    for epoch in range(3):
+        assert torch.equal(visited[epoch], by_hand[epoch])
+        assert not torch.equal(visited[epoch], ours[epoch])
+        assert sorted(visited[epoch].tolist()) == list(range(100))
+
+
+def test_batch_descent_through_the_script_and_the_cost_table(tmp_path, capsys):
+    status, out, err = run_main(ladder, capsys, "--batch-size", 100, "--no-shuffle",
+                                "--lr", 0.1, "--cost-updates", 3, "--cost-repeats", 1,
+                                "--out", tmp_path)
+    assert status == 0, err
+    finals = [line for line in out.splitlines() if line.startswith("rung ")]
+    assert len(finals) == 5
+    assert all("final w=-5.005440 b=-0.207838;" in line for line in finals)
+    table = out.split("cost per update", 1)[1].splitlines()[2:7]
+    assert [row.split()[0] for row in table] == ["1", "2", "3", "4", "5"]
+    assert all(float(value) > 0 for row in table for value in row.split()[-2:])
+    assert [path.name for path in tmp_path.iterdir()] == ["everyday_pytorch.png"]
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--batch-size", "0"], "--batch-size: '0' must be a whole number of at least 1"),
+    (["--lr", "-1"], "--lr: '-1' must be a finite number above 0"),
+    (["--epochs", "0"], "--epochs: '0' must be a whole number from 1"),
+    (["--cost-updates", "0"], "--cost-updates: '0' must be a whole number from 1"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, complaint):
+    status, out, err = run_main(ladder, capsys, *args, "--out", tmp_path / "out")
+    assert status == 2 and out == "" and complaint in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
