@@ -237,11 +237,11 @@ def main(argv=None):
     X_cost, Y_cost = make_data(n=2048)
     costs = {size: cost_per_update(X_cost, Y_cost, size, args.cost_updates, args.cost_repeats)
              for size in (1, 1024)}
-    print(f"cost per update in microseconds, the rungs taking turns (median of "
+    print(f"cost per update, the rungs taking turns (median of "
           f"{args.cost_repeats}, {args.cost_updates} updates each, n=2,048):")
-    print(f"  {'rung':37} {'B=1':>8} {'B=1024':>8}")
+    print(f"  {'rung':37} {'B=1':>10} {'B=1024':>10}")
     for name in RUNGS:
-        print(f"  {name:37} {costs[1][name]:8.1f} {costs[1024][name]:8.1f}")
+        print(f"  {name:37} {costs[1][name]:7.1f} us {costs[1024][name]:7.1f} us")
 
     from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
 
