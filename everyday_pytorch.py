@@ -9,6 +9,7 @@ what each rung costs per update. Run `python everyday_pytorch.py --help` for the
 docs/everyday_pytorch.md is the lesson. Importing this module only defines things.
 """
 
+import functools
 import time
 
 import numpy as np
@@ -100,10 +101,11 @@ def rung4_optimizer(X, Y, lr, orders, batch_size, w0, b0):
     return path
 
 
-def rung5_everyday(X, Y, lr, orders, batch_size, w0, b0):
+def rung5_everyday(X, Y, lr, orders, batch_size, w0, b0, shuffle_seed=None):
     """The loop every PyTorch program uses: nn.Linear, nn.MSELoss, torch.optim.SGD and a
-    DataLoader. Its sampler is our order of each epoch, so the paths can be compared (a
-    DataLoader's own shuffle=True draws another order: see dataloader_orders)."""
+    DataLoader. Its sampler is our order of each epoch, so the paths can be compared.
+    With shuffle_seed, the DataLoader shuffles by itself instead (shuffle=True, a
+    generator seeded so), as everyday code does: another order (see dataloader_orders)."""
     model = nn.Linear(1, 1)  # w*x + b, with w as model.weight and b as model.bias
     with torch.no_grad():
         model.weight.fill_(w0)
@@ -112,9 +114,12 @@ def rung5_everyday(X, Y, lr, orders, batch_size, w0, b0):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     dataset = TensorDataset(X, Y)
     path = [(model.weight.item(), model.bias.item())]
+    shuffled = None if shuffle_seed is None else DataLoader(
+        dataset, batch_size=batch_size, shuffle=True,
+        generator=torch.Generator().manual_seed(shuffle_seed))
     for order in orders:
         loader = DataLoader(dataset, batch_size=batch_size, sampler=order.tolist())
-        for x, y in loader:
+        for x, y in loader if shuffled is None else shuffled:
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -196,6 +201,9 @@ def main(argv=None):
                         help="visit the samples in their stored order, as the tutorial does")
     parser.add_argument("--order-seed", type=cli.seed_int, default=42,
                         help="seed of the per-epoch shuffling")
+    parser.add_argument("--loader-shuffle", action="store_true",
+                        help="let rung 5's DataLoader shuffle by itself (shuffle=True, its "
+                             "generator seeded with --order-seed) instead of taking our order")
     parser.add_argument("--cost-updates", type=cli.bounded_int(1, 10_000), default=200,
                         help="updates each rung is timed for, per repeat")
     parser.add_argument("--cost-repeats", type=cli.bounded_int(1, 100), default=5,
@@ -203,6 +211,9 @@ def main(argv=None):
     cli.add_data_args(parser)
     cli.add_output_args(parser)
     args, out_dir = cli.parse_args(parser, argv)
+    if args.loader_shuffle and args.no_shuffle:
+        parser.error("--loader-shuffle and --no-shuffle: the DataLoader would shuffle what "
+                     "the other rungs take in order")
     X, Y, source = cli.load_data(parser, args)
     n = len(X)
     batch_size = min(args.batch_size, n)
@@ -213,8 +224,14 @@ def main(argv=None):
     print(f"data: {source}")
     print(f"{args.epochs} epochs on batches of {batch_size}, lr={args.lr:g}, from w=-10 b=-20, "
           f"samples {order}; every rung on the same orders")
+    rungs = dict(RUNGS)
+    if args.loader_shuffle:
+        rungs["5 nn.Linear, MSELoss, DataLoader"] = functools.partial(
+            rung5_everyday, shuffle_seed=args.order_seed)
+        print("rung 5's DataLoader shuffles by itself (shuffle=True, generator seeded "
+              f"{args.order_seed})")
     paths = {name: rung(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
-             for name, rung in RUNGS.items()}
+             for name, rung in rungs.items()}
     reference = paths["2 autograd, .data update (tutorial)"]
     for name, path in paths.items():
         w, b = path[-1]
@@ -245,7 +262,9 @@ def main(argv=None):
 
     from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
 
-    figures = {"everyday_pytorch.png": drawing.plot_rungs(X, Y, paths, reference)}
+    name = "everyday_pytorch_loader_shuffle.png" if args.loader_shuffle else \
+        "everyday_pytorch.png"
+    figures = {name: drawing.plot_rungs(X, Y, paths, reference)}
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
 

@@ -43,7 +43,11 @@ def plot_rungs(X, Y, paths, reference):
     distances.axhspan(floor, ROUNDING, color="grey", alpha=0.15,
                       label="float32 rounding (0 drawn at the bottom)")
     distances.set_yscale("log")
-    distances.set_ylim(floor / 2, 1)
+    largest = max(float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
+                  for path in paths.values())
+    distances.set_ylim(floor / 2, max(1, 2 * largest))
+    if largest > 10 * ROUNDING:
+        surface.set_title("Five rungs: the paths part")
     distances.set_ylabel("distance of (w, b) from rung 2's (log scale)")
     finish(distances, "How far each rung ever got from the tutorial's loop",
            xlabel="update", legend=False)

@@ -72,3 +72,21 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, complaint):
     status, out, err = run_main(ladder, capsys, *args, "--out", tmp_path / "out")
     assert status == 2 and out == "" and complaint in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_dataloader_shuffling_by_itself_takes_the_order_worked_out_by_hand(data):
+    X, Y = data
+    _, by_hand = ladder.dataloader_orders(len(X), 2, seed=42)
+    ours = ladder.epoch_orders(len(X), 2)  # handed over, and not used
+    shuffled = ladder.rung5_everyday(X, Y, 0.01, ours, 1, -10.0, -20.0, shuffle_seed=42)
+    expected = ladder.rung2_tutorial(X, Y, 0.01, by_hand, 1, -10.0, -20.0)
+    torch.testing.assert_close(torch.tensor(shuffled), torch.tensor(expected), rtol=1e-5,
+                               atol=1e-5)
+    ours_path = ladder.rung2_tutorial(X, Y, 0.01, ours, 1, -10.0, -20.0)
+    assert ladder.largest_distance(shuffled, ours_path) > 1
+
+
+def test_a_shuffling_loader_with_rungs_in_order_is_refused(tmp_path, capsys):
+    status, out, err = run_main(ladder, capsys, "--loader-shuffle", "--no-shuffle",
+                              "--out", tmp_path / "out")
+    assert status == 2 and "--loader-shuffle and --no-shuffle" in err and out == ""
