@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import cli
-from model import criterion, forward
+from model import History, criterion, forward, full_loss_along, stability_bound
 
 TEST_ARGS = ["--epochs", "2", "--cost-updates", "5", "--cost-repeats", "1"]
 
@@ -217,12 +217,13 @@ def main(argv=None):
     X, Y, source = cli.load_data(parser, args)
     n = len(X)
     batch_size = min(args.batch_size, n)
-    cli.check_work(parser, args.epochs * len(RUNGS), n, batch_size)
+    cli.check_work(parser, args.epochs, n, batch_size)
 
     orders = epoch_orders(n, args.epochs, not args.no_shuffle, args.order_seed)
     order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
     print(f"data: {source}")
-    print(f"{args.epochs} epochs on batches of {batch_size}, lr={args.lr:g}, from w=-10 b=-20, "
+    print(f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on batches of {batch_size}, "
+          f"lr={args.lr:g}, from w=-10 b=-20, "
           f"samples {order}; every rung on the same orders")
     rungs = dict(RUNGS)
     if args.loader_shuffle:
@@ -230,9 +231,21 @@ def main(argv=None):
             rung5_everyday, shuffle_seed=args.order_seed)
         print("rung 5's DataLoader shuffles by itself (shuffle=True, generator seeded "
               f"{args.order_seed})")
-    paths = {name: rung(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
+    bound = stability_bound(X, batch_size)
+    rule = ("plain descent on single samples" if batch_size == 1 else
+            "batch descent" if batch_size == n else
+            f"plain descent on the worst batch of {batch_size} samples")
+    if args.lr >= bound:
+        print(f"warning: lr={args.lr:g} is at or above the stability bound {cli.short(bound)} "
+              f"of {rule}; the loss may blow up", flush=True)
+    # The tutorial's rung first: a step size that diverges ends the run there, in one line.
+    reference = rung2_tutorial(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
+    losses = full_loss_along(X, Y, reference).tolist()
+    cli.exit_if_diverged(parser, History([losses[0]], losses[1:], reference),
+                         -(-n // batch_size), args.lr, bound, rule)
+    paths = {name: reference if rung is rung2_tutorial else
+             rung(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
              for name, rung in rungs.items()}
-    reference = paths["2 autograd, .data update (tutorial)"]
     for name, path in paths.items():
         w, b = path[-1]
         print(f"rung {name:37} final w={w:+.6f} b={b:+.6f}; largest distance from rung 2 "

@@ -81,7 +81,9 @@ def mse_surface(X, Y):
     def loss_at(path):
         points = np.asarray(path, dtype=np.float64).reshape(-1, 2)
         w, b = points[:, 0], points[:, 1]
-        loss = w * w * xx + 2 * w * b * mx + b * b - 2 * w * xy - 2 * b * my + yy
+        # A diverged path's points give inf or nan, quietly: the callers check for them.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = w * w * xx + 2 * w * b * mx + b * b - 2 * w * xy - 2 * b * my + yy
         # Rounding can push a loss at the exact minimum a hair below zero.
         return np.maximum(loss, 0.0)
 

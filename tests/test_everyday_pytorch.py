@@ -90,3 +90,10 @@ def test_a_shuffling_loader_with_rungs_in_order_is_refused(tmp_path, capsys):
     status, out, err = run_main(ladder, capsys, "--loader-shuffle", "--no-shuffle",
                               "--out", tmp_path / "out")
     assert status == 2 and "--loader-shuffle and --no-shuffle" in err and out == ""
+
+
+def test_a_step_size_that_diverges_ends_in_one_line_naming_the_bound(tmp_path, capsys):
+    status, out, err = run_main(ladder, capsys, "--lr", 0.5, "--out", tmp_path / "out")
+    assert status == 1
+    assert err.count("\n") == 1 and "stability bound 0.0385 of plain descent on single" in err
+    assert "warning: lr=0.5" in out and not (tmp_path / "out").exists()
