@@ -276,9 +276,9 @@ def add_settling_args(parser):
                              "(default 0.5 for step, 0.95 for exponential)")
     parser.add_argument("--decay", type=positive_float, default=None,
                         help="inverse-time schedule: lr / (1 + decay * epoch) (default 0.1)")
-    parser.add_argument("--sampling", choices=["reshuffle", "replacement"], default="reshuffle",
-                        help="each epoch every sample once in a fresh order, or n samples "
-                             "drawn at random with replacement")
+    parser.add_argument("--sampling", choices=["reshuffle", "replacement"], default=None,
+                        help="each epoch every sample once in a fresh order (the default), or "
+                             "n samples drawn at random with replacement")
     parser.add_argument("--average-from", type=positive_int, default=None, metavar="E",
                         help="report the average of (w, b) over every update from epoch E on "
                              "(Polyak-Ruppert averaging), 1 to --epochs")
@@ -296,9 +296,9 @@ def check_settling_args(parser, args):
         if getattr(args, name) is not None and args.schedule not in owners:
             parser.error(f"{flag} is an option of --schedule {' or '.join(owners)}, "
                          f"not of {args.schedule}")
-    if args.sampling == "replacement" and args.no_shuffle:
-        parser.error("--no-shuffle and --sampling replacement: the samples are either in "
-                     "order or drawn at random")
+    if args.sampling is not None and args.no_shuffle:
+        parser.error(f"--no-shuffle and --sampling {args.sampling}: the samples are either "
+                     "in order or drawn at random")
     if args.step_size is not None and args.step_size >= args.epochs:
         parser.error(f"--step-every {args.step_size} is not before the last epoch, "
                      f"{args.epochs}: the step size would never change")

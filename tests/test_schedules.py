@@ -159,6 +159,7 @@ def test_the_progress_lines_show_the_step_size_in_use(tmp_path, capsys):
     (["--step-every", "3"], "--step-every is an option of --schedule step, not of constant"),
     (["--schedule", "cosine", "--decay", "1"], "--decay is an option of --schedule inverse-time"),
     (["--sampling", "replacement", "--no-shuffle"], "either in order or drawn at random"),
+    (["--sampling", "reshuffle", "--no-shuffle"], "--no-shuffle and --sampling reshuffle"),
 ])
 def test_bad_settling_options_are_refused_in_one_line(tmp_path, capsys, args, complaint):
     status, out, err = run_main(script, capsys, *args, "--out", tmp_path / "out")
