@@ -1,0 +1,42 @@
+"""Data-parallel batch descent (data_parallel.py) is batch descent: the path across 2, 3
+(unequal shards) and 4 worker processes equals train_batch's."""
+
+import pytest
+import torch
+from conftest import run_main
+
+import data_parallel
+from train_batch import train_batch
+
+
+def test_the_shards_cover_the_samples_as_evenly_as_they_can():
+    bounds = [data_parallel.shard_bounds(100, rank, 3) for rank in range(3)]
+    assert bounds == [(0, 34), (34, 67), (67, 100)]
+    for workers in (1, 2, 7, 100):
+        sizes = [last - first for first, last in
+                 (data_parallel.shard_bounds(100, rank, workers) for rank in range(workers))]
+        assert sum(sizes) == 100 and max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_the_path_across_workers_is_batch_descents(data, workers):
+    X, Y = data
+    history = data_parallel.run_workers(X, Y, workers, lr=0.1, epochs=20)
+    expected = train_batch(X, Y, 0.1, 20, verbose=False)
+    # The sum over shards rounds differently from one mean: the last bits may move.
+    torch.testing.assert_close(torch.tensor(history.path), torch.tensor(expected.path),
+                               rtol=1e-6, atol=1e-6)
+    assert f"{history.w:+.6f} {history.b:+.6f}" == "-5.005440 -0.207838"
+    torch.testing.assert_close(torch.tensor(history.epoch_losses),
+                               torch.tensor(expected.epoch_losses), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--workers", "0"], "--workers: '0' must be a whole number from 1 to 64"),
+    (["--workers", "101"], "--workers: '101' must be a whole number from 1 to 64"),
+    (["--workers", "3", "--n", "2"], "--workers 3 is more than the 2 samples"),
+])
+def test_bad_worker_counts_are_refused_in_one_line(tmp_path, capsys, args, complaint):
+    status, out, err = run_main(data_parallel, capsys, *args, "--out", tmp_path / "out")
+    assert status == 2 and out == "" and complaint in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
