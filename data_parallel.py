@@ -7,11 +7,13 @@ its own workers on this machine (gloo over the loopback address); under
 `torchrun --standalone --nproc-per-node 2 data_parallel.py` the launcher starts them.
 Only rank 0 prints and writes the figure. Run `python data_parallel.py --help` for the
 knobs. (A first step of the lesson: tests/test_data_parallel.py holds the path to
-train_batch's; the docs page, DDP, mini-batches, costs and faults are still to come.)
+train_batch's, and a killed worker ends the run in one line; the docs page, DDP,
+mini-batches and the costs are still to come.)
 Importing this module only defines things.
 """
 
 import datetime
+import logging
 import os
 import socket
 
@@ -91,6 +93,10 @@ def _worker(rank, workers, port, X, Y, settings, results):
         dist.destroy_process_group()
 
 
+class WorkerFailed(Exception):
+    """A worker process died or raised: the run cannot go on."""
+
+
 def run_workers(X, Y, workers, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=False):
     """Start `workers` processes on this machine, run batch descent across them, and
     return rank 0's History."""
@@ -98,8 +104,18 @@ def run_workers(X, Y, workers, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=Fa
 
     results = mp.get_context("spawn").SimpleQueue()
     settings = dict(lr=lr, epochs=epochs, w0=w0, b0=b0, verbose=verbose)
-    mp.spawn(_worker, args=(workers, free_port(), X, Y, settings, results), nprocs=workers,
-             join=True)
+    # spawn logs each worker it stops; the one line below says what happened.
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    try:
+        # If a worker dies, spawn stops the others at once and raises here.
+        mp.spawn(_worker, args=(workers, free_port(), X, Y, settings, results),
+                 nprocs=workers, join=True)
+    except mp.ProcessExitedException as error:
+        raise WorkerFailed(f"worker {error.error_index} ended with exit code "
+                           f"{error.exit_code}; the others were stopped") from None
+    except mp.ProcessRaisedException as error:
+        last = str(error).strip().splitlines()[-1]
+        raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
     losses, path = results.get()
     return History(epoch_losses=losses, path=path)
 
@@ -137,7 +153,10 @@ def main(argv=None):
         if int(os.environ["RANK"]) != 0:
             return
     else:
-        history = run_workers(X, Y, workers, verbose=True, **settings)
+        try:
+            history = run_workers(X, Y, workers, verbose=True, **settings)
+        except WorkerFailed as failure:
+            parser.exit(1, f"{parser.prog}: error: {failure}\n")
     # Each epoch's loss is the loss its step started from: the divergence check reads them.
     history.step_losses = history.epoch_losses
     cli.exit_if_diverged(parser, history, 1, args.lr, stability_bound(X), "batch descent")

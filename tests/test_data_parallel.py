@@ -40,3 +40,39 @@ def test_bad_worker_counts_are_refused_in_one_line(tmp_path, capsys, args, compl
     status, out, err = run_main(data_parallel, capsys, *args, "--out", tmp_path / "out")
     assert status == 2 and out == "" and complaint in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_killed_worker_ends_the_run_in_one_line_without_hanging(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    run = subprocess.Popen(
+        [sys.executable, str(ROOT / "data_parallel.py"), "--workers", "2", "--epochs",
+         "100000", "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "MPLBACKEND": "Agg"})
+    try:
+        # Wait for the workers' first epoch line, then kill one worker process.
+        assert run.stdout.readline().startswith("data:")
+        run.stdout.readline()
+        assert run.stdout.readline().startswith("epoch")
+        workers = [int(pid) for pid in
+                   Path(f"/proc/{run.pid}/task/{run.pid}/children").read_text().split()
+                   if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert len(workers) == 2
+        os.kill(workers[1], signal.SIGKILL)
+        started = time.monotonic()
+        _, err = run.communicate(timeout=60)
+        assert time.monotonic() - started < 30
+    finally:
+        run.kill()
+    assert run.returncode == 1
+    assert err.strip().splitlines() == [
+        "data_parallel.py: error: worker 1 ended with exit code -9; the others were stopped"]
+    assert not (tmp_path / "out").exists()
