@@ -35,6 +35,7 @@ def test_the_path_across_workers_is_batch_descents(data, workers):
     (["--workers", "0"], "--workers: '0' must be a whole number from 1 to 64"),
     (["--workers", "101"], "--workers: '101' must be a whole number from 1 to 64"),
     (["--workers", "3", "--n", "2"], "--workers 3 is more than the 2 samples"),
+    (["--workers", "3", "--batch-size", "2"], "--batch-size 2 is less than the 3 workers"),
 ])
 def test_bad_worker_counts_are_refused_in_one_line(tmp_path, capsys, args, complaint):
     status, out, err = run_main(data_parallel, capsys, *args, "--out", tmp_path / "out")
@@ -76,3 +77,17 @@ def test_a_killed_worker_ends_the_run_in_one_line_without_hanging(tmp_path):
     assert err.strip().splitlines() == [
         "data_parallel.py: error: worker 1 ended with exit code -9; the others were stopped"]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_mini_batches_split_across_workers_take_train_sgds_path(data, workers):
+    from train_sgd import train_sgd
+
+    X, Y = data
+    history = data_parallel.run_workers(X, Y, workers, lr=0.02, epochs=3, batch_size=10,
+                                        seed=5)
+    expected = train_sgd(X, Y, 0.02, 3, batch_size=10, seed=5, verbose=False)
+    torch.testing.assert_close(torch.tensor(history.path), torch.tensor(expected.path),
+                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(history.epoch_losses),
+                               torch.tensor(expected.epoch_losses), rtol=1e-5, atol=1e-6)
