@@ -91,3 +91,41 @@ def test_mini_batches_split_across_workers_take_train_sgds_path(data, workers):
                                rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(torch.tensor(history.epoch_losses),
                                torch.tensor(expected.epoch_losses), rtol=1e-5, atol=1e-6)
+
+
+def _torchrun(*launcher_args, cwd):
+    """torchrun running data_parallel.py with the tutorial's settings, as a process."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", *launcher_args,
+         str(ROOT / "data_parallel.py"), "--out", "out"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+        env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"})
+
+
+def test_torchrun_standalone_and_two_nodes_over_loopback_print_batch_descents_end(tmp_path):
+    final = "final: w=-5.005440 b=-0.207838 loss=0.207722 (20 updates)"
+    (tmp_path / "one").mkdir()
+    standalone = _torchrun("--standalone", "--nproc-per-node", "2", cwd=tmp_path / "one")
+    out, err = standalone.communicate(timeout=120)
+    assert standalone.returncode == 0, err
+    assert final in out.splitlines()
+    # Two launchers on this machine as two "nodes", meeting at a loopback address.
+    port = data_parallel.free_port()
+    nodes = []
+    for node in ("a", "b"):
+        (tmp_path / node).mkdir()
+        nodes.append(_torchrun("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend",
+                               "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id",
+                               "lesson", cwd=tmp_path / node))
+    outputs = [node.communicate(timeout=120) for node in nodes]
+    assert all(node.returncode == 0 for node in nodes), [err for _, err in outputs]
+    printed = [out for out, _ in outputs]
+    # Exactly one of the two processes is rank 0: it alone prints and writes the figure.
+    assert sorted(final in out.splitlines() for out in printed) == [False, True]
+    assert sorted((tmp_path / node / "out").exists() for node in ("a", "b")) == [False, True]
