@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 import cli
-from model import History, criterion, final_loss, forward, least_squares, stability_bound
+from model import History, criterion, forward, least_squares, stability_bound
 
 TEST_ARGS = ["--workers", "2", "--epochs", "3"]
 TIMEOUT = datetime.timedelta(seconds=60)  # a worker waiting longer for the others gives up
@@ -200,9 +200,14 @@ def main(argv=None):
             return
     else:
         try:
-            history = run_workers(X, Y, workers, verbose=True, **settings)
+            history = run_workers(X, Y, workers, **settings)
         except WorkerFailed as failure:
             parser.exit(1, f"{parser.prog}: error: {failure}\n")
+        # The epoch lines rank 0 would have printed, printed here from its record.
+        per_epoch = -(-len(X) // batch_size)
+        for epoch, loss in enumerate(history.epoch_losses, start=1):
+            w, b = history.path[epoch * per_epoch]
+            print(f"epoch {epoch:3d}: loss={loss:.6f} w={w:+.6f} b={b:+.6f}")
     # The divergence check reads the full-data loss at each epoch's start.
     history.step_losses = history.epoch_losses
     cli.exit_if_diverged(parser, history, 1, args.lr, bound, rule)
@@ -210,9 +215,12 @@ def main(argv=None):
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
     cli.print_summary(X, Y, history)
-    ls_loss = least_squares(X, Y)[2]
-    figures = {"data_parallel_loss.png": tutorial.plot_batch_loss(
-        history.epoch_losses + [final_loss(X, Y, history)], args.lr, ls_loss)}
+    label = ("batch GD" if batch_size == len(X) else f"mini-batch {batch_size}") + \
+        f" on {workers} workers, lr={args.lr:g}"
+    name = ("data_parallel_loss.png" if batch_size == len(X) else
+            f"data_parallel_minibatch{batch_size}_loss.png")
+    figures = {name: tutorial.plot_losses(X, Y, {label: history}, least_squares(X, Y)[2],
+                                          f"Data-parallel descent: {label}")}
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
 
