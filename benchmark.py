@@ -10,6 +10,7 @@ Run `python benchmark.py --help` for the knobs; docs/benchmark.md is the lesson.
 """
 
 import csv
+import itertools
 import math
 import os
 import statistics
@@ -24,7 +25,15 @@ import torch
 import cli
 import optimizers
 from data import DEFAULTS, make_data
-from model import criterion, forward, least_squares, mse_surface, samples_after, stability_bound
+from model import (
+    criterion,
+    forward,
+    hessian,
+    least_squares,
+    mse_surface,
+    samples_after,
+    stability_bound,
+)
 from train_batch import train_batch
 from train_sgd import train_sgd
 
@@ -62,8 +71,7 @@ def step_size(X, Y, batch_size, seed=42):
     lr = 0.5 * stability_bound(X, batch_size)
     if batch_size >= len(X):
         return lr
-    trace = 2.0 * (X.double().pow(2).mean().item() + 1.0)
-    lr0 = 0.005 * batch_size / trace
+    lr0 = 0.005 * batch_size / hessian(X).trace().item()
     if lr0 >= lr:
         return lr
     return reshuffled_step(X.cpu(), Y.cpu(), batch_size, lr0, lr, seed)
@@ -88,21 +96,23 @@ def reshuffled_step(X, Y, batch_size, lr0, largest, seed=42, repeats=40):
     if -(-n // batch_size) >= 10 * forget:
         return lr0
     quarter = 0.0025 * least_squares(X, Y)[2]
-    for factors in (STEP_FACTORS, SMALLER_FACTORS):
+
+    def measured(factors):
+        """[(lr, its measured floor)] for lr0 times each factor, up to `largest`."""
         lrs = [lr0 * factor for factor in factors if lr0 * factor <= largest]
         # Long enough for the smallest step to settle three times over, and to measure.
         updates = math.ceil(3 * forget / min(factors))
         floors, _ = measured_floors(X, Y, lrs, batch_size, "reshuffle", repeats, updates,
                                     updates, seed=seed)
-        below = [lr for lr, floor in zip(lrs, floors, strict=True) if floor <= quarter]
-        if factors is STEP_FACTORS and floors[0] <= quarter:
-            steps = 0
-            while steps < len(lrs) and floors[steps] <= quarter:
-                steps += 1
-            return lrs[steps - 1]
-        if factors is SMALLER_FACTORS and below:
-            return max(below)
-    return lr0 * min(SMALLER_FACTORS)
+        return list(zip(lrs, floors, strict=True))
+
+    larger = measured(STEP_FACTORS)
+    if larger[0][1] <= quarter:
+        # The last step before the first that floors too high.
+        within = itertools.takewhile(lambda pair: pair[1] <= quarter, larger)
+        return list(within)[-1][0]
+    within = [lr for lr, floor in measured(SMALLER_FACTORS) if floor <= quarter]
+    return max(within) if within else lr0 * min(SMALLER_FACTORS)
 
 
 def check_points():
