@@ -5,23 +5,27 @@ autograd, and an all-reduce sums the parts, so that every worker takes the very 
 descent takes, on its own copy of w and b. `python data_parallel.py --workers 2` starts
 its own workers on this machine (gloo over the loopback address); under
 `torchrun --standalone --nproc-per-node 2 data_parallel.py` the launcher starts them.
-Only rank 0 prints and writes the figure. Run `python data_parallel.py --help` for the
-knobs. (A first step of the lesson: tests/test_data_parallel.py holds the path to
-train_batch's, and a killed worker ends the run in one line; the docs page, DDP,
-mini-batches and the costs are still to come.)
-Importing this module only defines things.
+Only rank 0 prints and writes the figure.
+
+- train_data_parallel: the tutorial's loop, with the all-reduce (the lesson).
+- train_ddp: the same descent as everyday PyTorch writes it, DistributedDataParallel and a
+  DistributedSampler, and its trap with unequal shards.
+- --costs: what a step costs on 1, 2, ... workers, measured and modelled (parallel_costs.py).
+
+Run `python data_parallel.py --help` for the knobs. Importing this module only defines
+things.
 """
 
 import datetime
 import logging
+import math
 import os
-import socket
 
 import torch
 import torch.distributed as dist
 
 import cli
-from model import History, criterion, forward, least_squares, stability_bound
+from model import History, criterion, forward, largest_distance, least_squares, stability_bound
 
 TEST_ARGS = ["--workers", "2", "--epochs", "3"]
 TIMEOUT = datetime.timedelta(seconds=60)  # a worker waiting longer for the others gives up
@@ -49,13 +53,13 @@ def train_data_parallel(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=Tru
     n = len(X)
     batch_size = n if batch_size is None else min(batch_size, n)
     generator = torch.Generator().manual_seed(seed)  # the same order on every worker
-    w = torch.tensor(float(w0), requires_grad=True)
-    b = torch.tensor(float(b0), requires_grad=True)
+    w = torch.tensor(float(w0), requires_grad=True, device=X.device)
+    b = torch.tensor(float(b0), requires_grad=True, device=X.device)
     loss_BGD = []  # the full-data loss at the start of every epoch, the tutorial's list
     path = [(w.item(), b.item())]
 
     for epoch in range(1, epochs + 1):
-        loss_BGD.append(full_data_loss(X, Y, w, b, rank, workers))
+        loss_BGD.append(full_data_loss(X, Y, w, b))
         order = torch.randperm(n, generator=generator) if batch_size < n else torch.arange(n)
         for first in range(0, n, batch_size):
             batch = order[first:first + batch_size]
@@ -80,73 +84,158 @@ def train_data_parallel(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=Tru
             b.grad.data.zero_()
             path.append((w.item(), b.item()))
         if verbose and rank == 0:
-            print(f"epoch {epoch:3d}: loss={loss_BGD[-1]:.6f} w={w.item():+.6f} "
-                  f"b={b.item():+.6f}", flush=True)
+            print(epoch_line(epoch, loss_BGD[-1], w.item(), b.item()), flush=True)
     return History(epoch_losses=loss_BGD, path=path)
 
 
-def full_data_loss(X, Y, w, b, rank, workers):
+def train_ddp(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True, seed=42):
+    """The same descent as everyday PyTorch writes it: nn.Linear(1, 1) wrapped in
+    DistributedDataParallel, torch.optim.SGD, and a DistributedSampler that deals each
+    worker its shard, taken as one batch per step.
+
+    The trap: DDP averages the workers' gradients with equal weights, each the mean over
+    its own shard, and the sampler pads the shards to equal size by repeating samples.
+    Unless the workers divide the samples evenly, that is not batch descent.
+    """
+    from torch import nn
+    from torch.nn.parallel import DistributedDataParallel
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    model = nn.Linear(1, 1).to(X.device)  # w*x + b, with w as model.weight and b as model.bias
+    with torch.no_grad():
+        model.weight.fill_(w0)
+        model.bias.fill_(b0)
+    ddp_model = DistributedDataParallel(model)  # hooks backward() to all-reduce the gradients
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=lr)
+    dataset = TensorDataset(X, Y)
+    sampler = DistributedSampler(dataset, seed=seed)  # shuffles, and pads to equal shards
+    loader = DataLoader(dataset, batch_size=len(sampler), sampler=sampler)  # a shard a batch
+    loss_BGD = []
+    path = [(model.weight.item(), model.bias.item())]
+
+    for epoch in range(1, epochs + 1):
+        loss_BGD.append(full_data_loss(X, Y, model.weight.view(()), model.bias.view(())))
+        sampler.set_epoch(epoch)  # a new shuffle, so a new choice of repeated samples
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = criterion(ddp_model(x), y)  # the mean over this worker's shard
+            loss.backward()  # DDP's all-reduce: the plain mean of the workers' gradients
+            optimizer.step()
+            path.append((model.weight.item(), model.bias.item()))
+        if verbose and dist.get_rank() == 0:
+            print(epoch_line(epoch, loss_BGD[-1], *path[-1]), flush=True)
+    return History(epoch_losses=loss_BGD, path=path)
+
+
+def full_data_loss(X, Y, w, b):
     """The loss on all the data at (w, b), for the record: each worker's shard of the
     samples, weighted by its share, summed by an all-reduce."""
-    first, last = shard_bounds(len(X), rank, workers)
+    first, last = shard_bounds(len(X), dist.get_rank(), dist.get_world_size())
     with torch.no_grad():
         share = criterion(forward(X[first:last], w, b), Y[first:last]) * ((last - first) / len(X))
     dist.all_reduce(share)
     return share.item()
 
 
-def free_port():
-    """A port on the loopback address that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def epoch_line(epoch, loss, w, b):
+    return f"epoch {epoch:3d}: loss={loss:.6f} w={w:+.6f} b={b:+.6f}"
 
 
-def _worker(rank, workers, port, X, Y, settings, results):
-    """One spawned worker: join the group over the loopback address, train, and hand rank
-    0's history back to the parent."""
-    import sys
+def ddp_shards(n, workers):
+    """(samples per worker, samples repeated) of DistributedSampler's padded shards."""
+    each = math.ceil(n / workers)
+    return each, each * workers - n
 
-    # Rank 0 prints; a reader that goes away (| head) must not crash it mid-run.
-    sys.stdout = cli.QuietWhenClosed(sys.stdout)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=workers, timeout=TIMEOUT)
-    try:
-        history = train_data_parallel(X, Y, **settings)
-        if rank == 0:
-            results.put((history.epoch_losses, history.path))
-    finally:
-        dist.destroy_process_group()
 
+# Starting the workers.
 
 class WorkerFailed(Exception):
     """A worker process died or raised: the run cannot go on."""
 
 
-def run_workers(X, Y, workers, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=False,
-                batch_size=None, seed=42):
-    """Start `workers` processes on this machine, run batch descent across them, and
-    return rank 0's History."""
+def _worker(rank, workers, port, device, function, args, results):
+    """One spawned worker: join the group at the parent's store, run function(*args), and
+    hand rank 0's result back to the parent."""
+    import multiprocessing
+    import sys
+    import threading
+
+    # Rank 0 may print; a reader that goes away (| head) must not crash it mid-run.
+    sys.stdout = cli.QuietWhenClosed(sys.stdout)
+    # A worker whose parent is gone (killed, say) ends at once, instead of training on.
+    parent = multiprocessing.parent_process()
+    threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
+    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=TIMEOUT)
+    join_group(device, rank, workers, store=store)
+    try:
+        result = function(*args)
+        if rank == 0:
+            results.put(result)
+    finally:
+        dist.destroy_process_group()
+
+
+def join_group(device, rank=None, workers=None, store=None):
+    """Join the process group: gloo on the CPU, NCCL and this worker's own GPU with cuda.
+    With no store, from torchrun's environment."""
+    if device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
+    joining = dict(store=store, rank=rank, world_size=workers) if store else {}
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=TIMEOUT, **joining)
+
+
+def start_workers(workers, function, args=(), port=0, device="cpu"):
+    """Run function(*args) on `workers` processes of one group on this machine, and return
+    rank 0's result.
+
+    The parent holds the group's meeting point (a TCPStore on 127.0.0.1:port; port 0 takes
+    one the system says is free) before any worker starts, so no other program can take
+    the port in between. A port already taken raises OSError; a worker that dies or fails
+    raises WorkerFailed, once the others are stopped.
+    """
     import torch.multiprocessing as mp
 
-    results = mp.get_context("spawn").SimpleQueue()
-    settings = dict(lr=lr, epochs=epochs, w0=w0, b0=b0, verbose=verbose,
-                    batch_size=batch_size, seed=seed)
-    # spawn logs each worker it stops; the one line below says what happened.
+    try:
+        store = dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
+                              timeout=TIMEOUT)
+    except dist.DistNetworkError:
+        raise OSError(f"port {port} on 127.0.0.1 is in use") from None
+    # The workers are forked from a server process that has imported torch once (the first
+    # time this process starts workers): a worker then starts in a fraction of a second,
+    # instead of importing torch again. (The server looks for modules by the standard
+    # path only: torch is there, this project's modules may not be.)
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "torch.distributed"])
+    results = context.SimpleQueue()
+    # spawn logs each worker it stops; the one line of WorkerFailed says what happened.
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     try:
         # If a worker dies, spawn stops the others at once and raises here.
-        mp.spawn(_worker, args=(workers, free_port(), X, Y, settings, results),
-                 nprocs=workers, join=True)
+        mp.start_processes(_worker, args=(workers, store.port, device, function, args,
+                                          results), nprocs=workers, start_method="forkserver")
     except mp.ProcessExitedException as error:
         raise WorkerFailed(f"worker {error.error_index} ended with exit code "
                            f"{error.exit_code}; the others were stopped") from None
     except mp.ProcessRaisedException as error:
         last = str(error).strip().splitlines()[-1]
         raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
-    losses, path = results.get()
-    return History(epoch_losses=losses, path=path)
+    return results.get()
 
+
+def run_workers(X, Y, workers, ddp=False, port=0, device="cpu", **settings):
+    """Batch descent (train_data_parallel, or train_ddp with ddp=True) on `workers`
+    processes started here; returns rank 0's History. settings: the train function's."""
+    train = train_ddp if ddp else train_data_parallel
+    settings.setdefault("verbose", False)
+    return start_workers(workers, _train_on, (train, X, Y, device, settings), port, device)
+
+
+def _train_on(train, X, Y, device, settings):
+    """One worker's run, on its device."""
+    return train(X.to(device), Y.to(device), **settings)
+
+
+# The command.
 
 def main(argv=None):
     parser = cli.Parser("Batch gradient descent across worker processes: each holds a shard "
@@ -159,70 +248,140 @@ def main(argv=None):
                         help="samples per step, split across the workers, at least one each "
                              "(default: all of them, batch descent)")
     parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling, with --batch-size")
+                        help="seed of the per-epoch shuffling, with --batch-size or --ddp")
+    parser.add_argument("--ddp", action="store_true",
+                        help="the everyday form: nn.Linear in DistributedDataParallel, "
+                             "torch.optim.SGD and a DistributedSampler (batch descent only)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cpu (gloo) or cuda (NCCL, one GPU per worker)")
+    parser.add_argument("--port", type=cli.bounded_int(0, 65535), default=0,
+                        help="the workers' meeting port on 127.0.0.1 (default 0: a free one)")
+    parser.add_argument("--costs", action="store_true",
+                        help="instead of training, time a step on 1 to --workers workers at "
+                             "n = 100 to --costs-up-to, and fit a cost model")
+    parser.add_argument("--costs-up-to", type=cli.bounded_int(10**5, 10**7), default=10**7,
+                        metavar="N", help="largest n that --costs times, 100,000 (where a "
+                        "step's time starts to grow with n) to 10,000,000 (the default)")
+    parser.add_argument("--latency-us", type=cli.positive_float, default=50.0,
+                        help="network latency per message the cost model assumes between "
+                             "machines, in microseconds (default 50)")
     args, out_dir = cli.parse_args(parser, argv)
-    X, Y, source = cli.load_data(parser, args)
     launched = "RANK" in os.environ  # started by torchrun: this process is one worker
     workers = int(os.environ["WORLD_SIZE"]) if launched else args.workers
+    check_device(parser, args.device, workers)
+    if args.costs:
+        import parallel_costs
+
+        return parallel_costs.main(parser, args, out_dir, launched)
+
+    X, Y, source = cli.load_data(parser, args)
     if workers > len(X):
         parser.error(f"--workers {workers} is more than the {len(X)} samples: a worker "
                      "would hold none")
+    if args.ddp and args.batch_size is not None:
+        parser.error("--ddp runs batch descent (each worker's whole shard a step); leave out "
+                     "--batch-size")
     batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
     if batch_size < workers:
         parser.error(f"--batch-size {batch_size} is less than the {workers} workers: a "
                      "worker would have no part of a batch")
     cli.check_work(parser, args.epochs, len(X), batch_size)
-    settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0,
-                    batch_size=batch_size, seed=args.order_seed)
-    if not launched or os.environ["RANK"] == "0":
-        sizes = [last - first for first, last in
-                 (shard_bounds(batch_size, rank, workers) for rank in range(workers))]
-        print(f"data: {source}")
-        kind = ("batch gradient descent" if batch_size == len(X) else
-                f"mini-batch gradient descent, batches of {batch_size} shuffled with order "
-                f"seed {args.order_seed},")
-        print(f"{kind} on {workers} worker process{'' if workers == 1 else 'es'} (each step's "
-              f"samples split {', '.join(map(str, sizes))}): lr={args.lr:g} "
-              f"epochs={args.epochs} start w={args.w0:g} b={args.b0:g}", flush=True)
+    settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0, seed=args.order_seed)
+    if not args.ddp:
+        settings["batch_size"] = batch_size
+    rank0 = not launched or os.environ["RANK"] == "0"
     bound = stability_bound(X, batch_size)
     rule = ("batch descent" if batch_size == len(X) else
             f"plain descent on the worst batch of {batch_size} samples")
-    if args.lr >= bound and (not launched or os.environ["RANK"] == "0"):
-        print(f"warning: lr={args.lr:g} is at or above the stability bound {cli.short(bound)} "
-              f"of {rule}; the loss may blow up", flush=True)
+    if rank0:
+        print(f"data: {source}")
+        print(run_header(args, workers, len(X), batch_size), flush=True)
+        if args.lr >= bound:
+            print(f"warning: lr={args.lr:g} is at or above the stability bound "
+                  f"{cli.short(bound)} of {rule}; the loss may blow up", flush=True)
+
     if launched:
-        dist.init_process_group("gloo", timeout=TIMEOUT)
+        join_group(args.device)
         try:
-            history = train_data_parallel(X, Y, **settings)
+            train = train_ddp if args.ddp else train_data_parallel
+            history = _train_on(train, X, Y, args.device, settings)
         finally:
             dist.destroy_process_group()
-        if int(os.environ["RANK"]) != 0:
+        if not rank0:
             return
     else:
         try:
-            history = run_workers(X, Y, workers, **settings)
+            history = run_workers(X, Y, workers, args.ddp, args.port, args.device, **settings)
         except WorkerFailed as failure:
             parser.exit(1, f"{parser.prog}: error: {failure}\n")
+        except OSError as error:
+            parser.error(f"--port {args.port}: {error}; leave --port out to take a free one")
         # The epoch lines rank 0 would have printed, printed here from its record.
-        per_epoch = -(-len(X) // batch_size)
+        per_epoch = (len(history.path) - 1) // len(history.epoch_losses)
         for epoch, loss in enumerate(history.epoch_losses, start=1):
-            w, b = history.path[epoch * per_epoch]
-            print(f"epoch {epoch:3d}: loss={loss:.6f} w={w:+.6f} b={b:+.6f}")
+            print(epoch_line(epoch, loss, *history.path[epoch * per_epoch]))
     # The divergence check reads the full-data loss at each epoch's start.
     history.step_losses = history.epoch_losses
     cli.exit_if_diverged(parser, history, 1, args.lr, bound, rule)
 
-    from plots import tutorial  # only now: matplotlib's backend has been chosen
+    from plots import data_parallel as plots  # only now: matplotlib's backend has been chosen
 
     cli.print_summary(X, Y, history)
-    label = ("batch GD" if batch_size == len(X) else f"mini-batch {batch_size}") + \
-        f" on {workers} workers, lr={args.lr:g}"
-    name = ("data_parallel_loss.png" if batch_size == len(X) else
-            f"data_parallel_minibatch{batch_size}_loss.png")
-    figures = {name: tutorial.plot_losses(X, Y, {label: history}, least_squares(X, Y)[2],
-                                          f"Data-parallel descent: {label}")}
+    reference = single_process_path(X, Y, args, batch_size)
+    distance = largest_distance(history.path, reference.path)
+    print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
+          f"b={reference.b:+.6f}; the largest distance between the two paths: "
+          f"{distance:.1e}")
+    label = (("DDP" if args.ddp else "batch GD") if batch_size == len(X) else
+             f"mini-batch {batch_size}") + f" on {workers} workers, lr={args.lr:g}"
+    name = ("data_parallel" + (f"_ddp{workers}" if args.ddp else "") +
+            ("" if batch_size == len(X) else f"_minibatch{batch_size}") + "_loss.png")
+    figures = {name: plots.plot_run(X, Y, history, reference, label, least_squares(X, Y)[2])}
+    if not args.ddp and batch_size == len(X):
+        figures["data_parallel_shards.png"] = plots.plot_shards(
+            X, Y, workers, args.w0, args.b0, shard_bounds)
     cli.save_figures(out_dir, figures)
     cli.show_figures(figures, args.show)
+
+
+def check_device(parser, device, workers):
+    if device == "cuda" and torch.cuda.device_count() < workers:
+        parser.error(f"--device cuda needs a GPU for each of the {workers} workers; this "
+                     f"machine has {torch.cuda.device_count()}")
+
+
+def run_header(args, workers, n, batch_size):
+    """The line that says what runs: which descent, on how many workers, split how."""
+    processes = f"{workers} worker process{'' if workers == 1 else 'es'}"
+    settings = f"lr={args.lr:g} epochs={args.epochs} start w={args.w0:g} b={args.b0:g}"
+    if args.ddp:
+        each, repeated = ddp_shards(n, workers)
+        padding = f", {repeated} sample{'' if repeated == 1 else 's'} repeated" if repeated else ""
+        return (f"batch gradient descent with DistributedDataParallel on {processes} "
+                f"(DistributedSampler's shards: {each} samples each{padding}): {settings}")
+    sizes = ", ".join(str(last - first) for first, last in
+                      (shard_bounds(batch_size, rank, workers) for rank in range(workers)))
+    kind = ("batch gradient descent" if batch_size == n else
+            f"mini-batch gradient descent, batches of {batch_size} shuffled with order "
+            f"seed {args.order_seed},")
+    return f"{kind} on {processes} (each step's samples split {sizes}): {settings}"
+
+
+def single_process_path(X, Y, args, batch_size):
+    """The same descent on one process, the reference: train_batch's, or train_sgd's on
+    the same batches. Its History gets a `name`."""
+    if batch_size == len(X):
+        from train_batch import train_batch
+
+        reference = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0, verbose=False)
+        reference.name = "batch descent (train_batch.py)"
+    else:
+        from train_sgd import train_sgd
+
+        reference = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, verbose=False,
+                              batch_size=batch_size, seed=args.order_seed)
+        reference.name = f"mini-batch descent (train_sgd.py --batch-size {batch_size})"
+    return reference
 
 
 if __name__ == "__main__":

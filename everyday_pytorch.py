@@ -18,7 +18,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import cli
-from model import History, criterion, forward, full_loss_along, stability_bound
+from model import (
+    History,
+    criterion,
+    forward,
+    full_loss_along,
+    largest_distance,
+    stability_bound,
+)
 
 TEST_ARGS = ["--epochs", "2", "--cost-updates", "5", "--cost-repeats", "1"]
 
@@ -161,11 +168,6 @@ def dataloader_orders(n, epochs, seed=42):
         by_hand.append(torch.randperm(n, generator=generator))
         torch.randperm(n, generator=generator)
     return visited, by_hand
-
-
-def largest_distance(path, reference):
-    """The largest distance between two paths' (w, b), update by update."""
-    return float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
 
 
 def cost_per_update(X, Y, batch_size, updates, repeats):

@@ -55,6 +55,11 @@ def averaged_point(history, updates_per_epoch, from_epoch):
     return w, b, len(points)
 
 
+def largest_distance(path, reference):
+    """The largest distance between two paths' (w, b), update by update."""
+    return float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
+
+
 def least_squares(X, Y):
     """The exact minimiser of the MSE: (w, b, loss), solved in float64 by torch.linalg.lstsq."""
     x = X.reshape(-1).double()

@@ -1,15 +1,10 @@
 """The everyday-PyTorch lesson's picture: five rungs, one path."""
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from model import least_squares
-from plots.style import finish, plain_ticks
+from plots.style import ROUNDING, draw_distances, finish, plain_ticks
 from plots.surface import draw_paths, loss_contours, path_window
-
-# Below this a distance between two float32 paths is rounding: float32 resolves about
-# 6e-8 of a number, and w and b are of size 5 to 20.
-ROUNDING = 1e-6
 
 
 def plot_rungs(X, Y, paths, reference):
@@ -33,19 +28,8 @@ def plot_rungs(X, Y, paths, reference):
     plain_ticks(surface)
     surface.legend(fontsize=7.5, loc="upper left")
 
-    floor = ROUNDING / 100
-    for name, path in paths.items():
-        gap = np.hypot(*(np.asarray(path) - np.asarray(reference)).T)
-        # Wider lines first, so that a rung lying on another still shows beneath it.
-        distances.plot(np.arange(len(gap)), np.maximum(gap, floor), label=name,
-                       color=styles[name]["color"], linewidth=styles[name]["linewidth"],
-                       linestyle=styles[name]["linestyle"], alpha=0.8)
-    distances.axhspan(floor, ROUNDING, color="grey", alpha=0.15,
-                      label="float32 rounding (0 drawn at the bottom)")
-    distances.set_yscale("log")
-    largest = max(float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
-                  for path in paths.values())
-    distances.set_ylim(floor / 2, max(1, 2 * largest))
+    # Wider lines first, so that a rung lying on another still shows beneath it.
+    largest = draw_distances(distances, paths, reference, styles)
     if largest > 10 * ROUNDING:
         surface.set_title("Five rungs: the paths part")
     distances.set_ylabel("distance of (w, b) from rung 2's (log scale)")

@@ -96,3 +96,27 @@ def run_style(batch_size, n):
     if batch_size > 1:
         return dict(color=MINIBATCH_COLOR, linewidth=0.9)
     return dict(color=SGD_COLOR, linewidth=0.6)
+
+
+# Below this a distance between two float32 paths is rounding: float32 resolves about
+# 6e-8 of a number, and w and b are of size 5 to 20.
+ROUNDING = 1e-6
+
+
+def draw_distances(axes, paths, reference, styles=None):
+    """Each path's distance from the reference path after every update, on a log scale,
+    with float32 rounding shaded; a distance of exactly 0 is drawn at the bottom edge.
+    paths: {label: [(w, b), ...]}; styles: {label: plot keywords}. Returns the largest
+    distance."""
+    floor = ROUNDING / 100
+    largest = 0.0
+    for name, path in paths.items():
+        gap = np.hypot(*(np.asarray(path) - np.asarray(reference)).T)
+        largest = max(largest, float(gap.max()))
+        axes.plot(np.arange(len(gap)), np.maximum(gap, floor), label=name,
+                  **(styles or {}).get(name, {}))
+    axes.axhspan(floor, ROUNDING, color="grey", alpha=0.15,
+                 label="float32 rounding (0 drawn at the bottom)")
+    axes.set_yscale("log")
+    axes.set_ylim(floor / 2, max(1, 2 * largest))
+    return largest

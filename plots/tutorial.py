@@ -114,6 +114,12 @@ def plot_losses(X, Y, histories, ls_loss, title, styles=None):
     styles: {label: colour}; by default matplotlib's colour cycle, in order.
     """
     figure, axes = new_axes(figsize=(8, 5))
+    draw_losses(axes, X, Y, histories, ls_loss, title, styles)
+    return figure
+
+
+def draw_losses(axes, X, Y, histories, ls_loss, title, styles=None):
+    """plot_losses's drawing, on the given axes."""
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     shown = []
     for number, (label, history) in enumerate(histories.items()):
@@ -135,7 +141,6 @@ def plot_losses(X, Y, histories, ls_loss, title, styles=None):
     loss_axis(axes, np.concatenate(shown), "MSE on all the data")
     axes.set_xlim(-0.5, max(len(h.epoch_losses) for h in histories.values()) + 0.5)
     finish(axes, title, xlabel="epoch (0 = the start)")
-    return figure
 
 
 def plot_compare(X, Y, batch, sgd, labels, ls_loss):

@@ -1,12 +1,68 @@
-"""Data-parallel batch descent (data_parallel.py) is batch descent: the path across 2, 3
-(unequal shards) and 4 worker processes equals train_batch's."""
+"""Data-parallel descent (data_parallel.py) is the descent of one process: the path across
+2, 3 (unequal shards) and 4 worker processes equals train_batch's, and mini-batches
+train_sgd's. DistributedDataParallel with a DistributedSampler is not, with unequal
+shards: its path is the one of a mean of padded shard means, derived here by hand.
 
+The runs on one worker count share one group of processes, and so one test: starting a
+group costs seconds.
+"""
+
+import socket
+
+import numpy as np
 import pytest
 import torch
 from conftest import run_main
 
 import data_parallel
+import parallel_costs
 from train_batch import train_batch
+from train_sgd import train_sgd
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+RUNS = {
+    "batch": lambda X, Y: data_parallel.train_data_parallel(X, Y, verbose=False),
+    "mini-batches": lambda X, Y: data_parallel.train_data_parallel(
+        X, Y, lr=0.02, epochs=3, batch_size=10, seed=5, verbose=False),
+    # DDP takes about 2 s to set up (it imports torch._dynamo): on 2 and 3 workers only.
+    "ddp": lambda X, Y: data_parallel.train_ddp(X, Y, epochs=5, seed=7, verbose=False),
+}
+
+
+def _runs_in_one_group(X, Y, names):
+    """Run by every worker: the named runs, on this group of processes."""
+    return {name: RUNS[name](X, Y) for name in names}
+
+
+def ddp_by_hand(X, Y, workers, lr, epochs, w0, b0, seed):
+    """The path DDP should take, derived without torch.distributed: each epoch a shuffle
+    (a generator seeded seed + epoch), padded to a multiple of `workers` by repeating its
+    first samples, dealt round-robin; each step the plain mean, over the workers, of the
+    mean-loss gradient on each shard (2*mean(r*x), 2*mean(r)), in float64."""
+    x, y = X.reshape(-1).double().numpy(), Y.reshape(-1).double().numpy()
+    n = len(x)
+    size = -(-n // workers) * workers
+    w, b = w0, b0
+    path = [(w, b)]
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+        order = order.tolist()
+        padded = (order * (1 + size // n))[:size]
+        gradients = []
+        for rank in range(workers):
+            shard = padded[rank::workers]
+            residual = w * x[shard] + b - y[shard]
+            gradients.append((2 * np.mean(residual * x[shard]), 2 * np.mean(residual)))
+        dw, db = np.mean(gradients, axis=0)
+        w, b = w - lr * dw, b - lr * db
+        path.append((w, b))
+    return np.array(path)
 
 
 def test_the_shards_cover_the_samples_as_evenly_as_they_can():
@@ -18,17 +74,43 @@ def test_the_shards_cover_the_samples_as_evenly_as_they_can():
         assert sum(sizes) == 100 and max(sizes) - min(sizes) <= 1
 
 
-@pytest.mark.parametrize("workers", [2, 3, 4])
-def test_the_path_across_workers_is_batch_descents(data, workers):
+@pytest.mark.parametrize("workers, names", [(2, tuple(RUNS)), (3, tuple(RUNS)),
+                                            (4, ("batch",))])
+def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_means(
+        data, workers, names):
     X, Y = data
-    history = data_parallel.run_workers(X, Y, workers, lr=0.1, epochs=20)
+    runs = data_parallel.start_workers(workers, _runs_in_one_group, (X, Y, names))
+
+    # Batch descent: train_batch's path. The sum over shards rounds differently from one
+    # mean: the last bits may move.
     expected = train_batch(X, Y, 0.1, 20, verbose=False)
-    # The sum over shards rounds differently from one mean: the last bits may move.
+    history = runs["batch"]
     torch.testing.assert_close(torch.tensor(history.path), torch.tensor(expected.path),
                                rtol=1e-6, atol=1e-6)
     assert f"{history.w:+.6f} {history.b:+.6f}" == "-5.005440 -0.207838"
     torch.testing.assert_close(torch.tensor(history.epoch_losses),
                                torch.tensor(expected.epoch_losses), rtol=1e-5, atol=1e-6)
+
+    if names == ("batch",):
+        return
+    # Mini-batches split across the workers: train_sgd's path on the same order.
+    expected = train_sgd(X, Y, 0.02, 3, batch_size=10, seed=5, verbose=False)
+    history = runs["mini-batches"]
+    torch.testing.assert_close(torch.tensor(history.path), torch.tensor(expected.path),
+                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(history.epoch_losses),
+                               torch.tensor(expected.epoch_losses), rtol=1e-5, atol=1e-6)
+
+    # DDP: the plain mean of the padded shards' means, which is batch descent only when
+    # the workers divide the samples evenly.
+    ddp = np.array(runs["ddp"].path)
+    np.testing.assert_allclose(ddp, ddp_by_hand(X, Y, workers, 0.1, 5, -10.0, -20.0, seed=7),
+                               rtol=1e-5, atol=1e-5)
+    drift = np.abs(ddp - np.array(train_batch(X, Y, 0.1, 5, verbose=False).path)).max()
+    if 100 % workers == 0:
+        assert drift < 1e-5  # equal shards, no padding: the mean of the means is the mean
+    else:
+        assert drift > 1e-2  # 34, 34, 34 with 2 samples twice: another path
 
 
 @pytest.mark.parametrize("args, complaint", [
@@ -36,64 +118,66 @@ def test_the_path_across_workers_is_batch_descents(data, workers):
     (["--workers", "101"], "--workers: '101' must be a whole number from 1 to 64"),
     (["--workers", "3", "--n", "2"], "--workers 3 is more than the 2 samples"),
     (["--workers", "3", "--batch-size", "2"], "--batch-size 2 is less than the 3 workers"),
+    (["--ddp", "--batch-size", "10"], "--ddp runs batch descent"),
+    (["--workers", "2", "--device", "cuda"], "--device cuda needs a GPU for each of the 2"),
 ])
-def test_bad_worker_counts_are_refused_in_one_line(tmp_path, capsys, args, complaint):
+def test_bad_settings_are_refused_in_one_line(tmp_path, capsys, args, complaint):
+    if "cuda" in args and torch.cuda.device_count() >= 2:
+        pytest.skip("this machine has the GPUs")
     status, out, err = run_main(data_parallel, capsys, *args, "--out", tmp_path / "out")
     assert status == 2 and out == "" and complaint in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-def test_a_killed_worker_ends_the_run_in_one_line_without_hanging(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    from conftest import ROOT
-
-    run = subprocess.Popen(
-        [sys.executable, str(ROOT / "data_parallel.py"), "--workers", "2", "--epochs",
-         "100000", "--out", str(tmp_path / "out")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "MPLBACKEND": "Agg"})
-    try:
-        # Wait until both workers run (for at most 60 s), then kill one of them.
-        assert run.stdout.readline().startswith("data:")
-        waited = time.monotonic()
-        workers = []
-        while len(workers) < 2 and time.monotonic() - waited < 60:
-            time.sleep(0.5)
-            workers = [int(pid) for pid in
-                       Path(f"/proc/{run.pid}/task/{run.pid}/children").read_text().split()
-                       if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
-        assert len(workers) == 2
-        time.sleep(3)  # into the training: each worker has joined the group
-        os.kill(workers[1], signal.SIGKILL)
-        started = time.monotonic()
-        _, err = run.communicate(timeout=60)
-        assert time.monotonic() - started < 30
-    finally:
-        run.kill()
-    assert run.returncode == 1
-    assert err.strip().splitlines() == [
-        "data_parallel.py: error: worker 1 ended with exit code -9; the others were stopped"]
+def test_a_busy_port_is_refused_in_one_line_and_a_free_one_is_the_default(tmp_path, capsys):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        status, out, err = run_main(data_parallel, capsys, "--port", port, "--out",
+                                    tmp_path / "out")
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and err.strip().endswith(
+        f"error: --port {port}: port {port} on 127.0.0.1 is in use; leave --port out to "
+        "take a free one (see --help)")
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("workers", [2, 3])
-def test_mini_batches_split_across_workers_take_train_sgds_path(data, workers):
-    from train_sgd import train_sgd
+def test_a_killed_worker_ends_the_run_in_one_line_without_hanging(tmp_path, capfd):
+    import os
+    import signal
+    import threading
+    import time
+    from pathlib import Path
 
-    X, Y = data
-    history = data_parallel.run_workers(X, Y, workers, lr=0.02, epochs=3, batch_size=10,
-                                        seed=5)
-    expected = train_sgd(X, Y, 0.02, 3, batch_size=10, seed=5, verbose=False)
-    torch.testing.assert_close(torch.tensor(history.path), torch.tensor(expected.path),
-                               rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(torch.tensor(history.epoch_losses),
-                               torch.tensor(expected.epoch_losses), rtol=1e-5, atol=1e-6)
+    def children(pid):
+        return sorted(int(child) for child in
+                      Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+
+    def kill_worker_1():
+        """Wait until both workers run (for at most 60 s), then kill rank 1. They are
+        forked, rank 0 first, by a server process that is a child of this one."""
+        waited = time.monotonic()
+        workers = []
+        while len(workers) < 2 and time.monotonic() - waited < 60:
+            time.sleep(0.2)
+            workers = [worker for server in children(os.getpid())
+                       if "forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+                       for worker in children(server)]
+        time.sleep(1)  # into the training: each worker has joined the group
+        os.kill(workers[1], signal.SIGKILL)
+
+    threading.Thread(target=kill_worker_1, daemon=True).start()
+    started = time.monotonic()
+    # Unkilled, 20,000 epochs would take more than 10 s.
+    status, out, err = run_main(data_parallel, capfd, "--workers", "2", "--epochs", "20000",
+                                "--out", tmp_path / "out")
+    assert time.monotonic() - started < 30
+    assert status == 1
+    # One line, from the parent: the surviving worker was stopped without a traceback.
+    assert len(err.strip().splitlines()) == 1 and err.strip().endswith(
+        ": error: worker 1 ended with exit code -9; the others were stopped")
+    assert "epoch   1:" not in out and not (tmp_path / "out").exists()
 
 
 def _torchrun(*launcher_args, cwd):
@@ -111,15 +195,19 @@ def _torchrun(*launcher_args, cwd):
         env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"})
 
 
-def test_torchrun_standalone_and_two_nodes_over_loopback_print_batch_descents_end(tmp_path):
-    final = "final: w=-5.005440 b=-0.207838 loss=0.207722 (20 updates)"
-    (tmp_path / "one").mkdir()
-    standalone = _torchrun("--standalone", "--nproc-per-node", "2", cwd=tmp_path / "one")
+FINAL = "final: w=-5.005440 b=-0.207838 loss=0.207722 (20 updates)"
+
+
+def test_torchrun_standalone_prints_batch_descents_end(tmp_path):
+    standalone = _torchrun("--standalone", "--nproc-per-node", "2", cwd=tmp_path)
     out, err = standalone.communicate(timeout=120)
     assert standalone.returncode == 0, err
-    assert final in out.splitlines()
+    assert out.splitlines().count(FINAL) == 1
+
+
+def test_two_launchers_as_two_nodes_over_loopback_print_batch_descents_end(tmp_path):
     # Two launchers on this machine as two "nodes", meeting at a loopback address.
-    port = data_parallel.free_port()
+    port = free_port()
     nodes = []
     for node in ("a", "b"):
         (tmp_path / node).mkdir()
@@ -130,5 +218,43 @@ def test_torchrun_standalone_and_two_nodes_over_loopback_print_batch_descents_en
     assert all(node.returncode == 0 for node in nodes), [err for _, err in outputs]
     printed = [out for out, _ in outputs]
     # Exactly one of the two processes is rank 0: it alone prints and writes the figure.
-    assert sorted(final in out.splitlines() for out in printed) == [False, True]
+    assert sorted(FINAL in out.splitlines() for out in printed) == [False, True]
     assert sorted((tmp_path / node / "out").exists() for node in ("a", "b")) == [False, True]
+
+
+def test_the_cost_model_fits_exact_costs_and_its_crossover_is_where_the_costs_meet():
+    sizes = [100, 1_000, 10_000, 100_000, 1_000_000]
+    fixed, per_sample, latency = 2e-4, 7e-9, 5e-4
+    seconds = [fixed + per_sample * n for n in sizes]
+    np.testing.assert_allclose(parallel_costs.fit_compute(sizes, seconds), (fixed, per_sample),
+                               rtol=1e-9)
+    for workers in (2, 4, 64):
+        meet = parallel_costs.crossover(workers, per_sample, latency)
+        costs = [parallel_costs.predicted_step(n, k, fixed, per_sample, latency)
+                 for n, k in ((meet, 1), (meet, workers), (2 * meet, workers), (2 * meet, 1))]
+        assert costs[0] == pytest.approx(costs[1]) and costs[2] < costs[3]
+
+
+def test_costs_prints_the_measured_table_and_the_models_prediction_from_one_run(
+        tmp_path, capsys):
+    import re
+
+    status, out, err = run_main(data_parallel, capsys, "--costs", "--costs-up-to", "100000",
+                                "--out", tmp_path / "out")
+    assert status == 0, err
+    lines = out.splitlines()
+    fixed, per_sample = map(float, re.search(
+        r"a step on K processes = ([\d.]+) ms \+ ([\d.]+) ns x n / K", out).groups())
+    # One process: a row a size, each column a positive time, the model's column its line.
+    start = lines.index("one process, the median time of one step in ms:") + 2
+    for n, line in zip((100, 1000, 10_000, 100_000), lines[start:start + 4], strict=True):
+        size, one_thread, two_threads, model = line.split()
+        assert size == f"{n:,}" and float(one_thread) > 0 and float(two_threads) > 0
+        assert float(model) == pytest.approx(fixed + per_sample * 1e-6 * n, abs=2e-3)
+    # Two processes: compute and all-reduce measured apart; the crossover from the model.
+    latency = float(re.search(r"2 processes: latency ([\d.]+) ms", out).group(1))
+    said = int(re.search(r"they beat one thread above n = ([\d,]+)", out).group(1)
+               .replace(",", ""))
+    assert said == pytest.approx(latency * 1e6 / (per_sample * 0.5), rel=0.01)
+    assert "a model, not a measurement: K machines" in out
+    assert (tmp_path / "out" / "data_parallel_costs.png").exists()
