@@ -39,14 +39,33 @@ def shard_bounds(n, rank, workers):
     return first, first + base + (rank < extra)
 
 
+def by_share(loss, share):
+    """The lesson's weighting: each worker's mean loss times its share of the batch.
+    Summed over the workers, the weighted losses are the batch's mean loss, and their
+    gradients its mean gradient."""
+    return loss * share
+
+
+def unweighted(loss, share):
+    """A mistake, for the exercise: each worker's mean loss as it is. Summed over K
+    workers, the gradients are about K times the batch's."""
+    return loss
+
+
+# How each worker's loss is weighted before the all-reduce adds the gradients up:
+# --weights NAME. A teacher's variant is one function weigh(loss, share) and an entry.
+WEIGHTINGS = {"by-share": by_share, "none": unweighted}
+
+
 def train_data_parallel(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True,
-                        batch_size=None, seed=42):
+                        batch_size=None, seed=42, weigh=by_share):
     """This worker's part of the descent; every worker of the process group runs it.
 
     batch_size None is batch descent: each step on all samples, split across the workers.
     A smaller batch_size is mini-batch descent: each epoch every worker draws the same
     order (a generator seeded by `seed`, as train_sgd.py draws it), and each global batch
-    of batch_size samples is split across the workers. Returns the run's History (the
+    of batch_size samples is split across the workers. `weigh` weights each worker's loss
+    (by_share: so that the sum is the batch's mean loss). Returns the run's History (the
     same on every worker); rank 0 prints the epoch lines.
     """
     rank, workers = dist.get_rank(), dist.get_world_size()
@@ -67,9 +86,9 @@ def train_data_parallel(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=Tru
             mine = batch[low:high]  # this worker's part of the batch
             # Step 1: forward pass on this worker's part only.
             y_pred = forward(X[mine], w, b)
-            # Step 2: its mean loss, weighted by its share of the batch: summed over the
-            # workers, the weighted losses are the batch's mean loss.
-            loss = criterion(y_pred, Y[mine]) * (len(mine) / len(batch))
+            # Step 2: its mean loss, weighted by its share of the batch (by_share): summed
+            # over the workers, the weighted losses are the batch's mean loss.
+            loss = weigh(criterion(y_pred, Y[mine]), len(mine) / len(batch))
             # Step 3: backward pass: this worker's part of the batch's gradient.
             loss.backward()
             # The all-reduce: every worker receives the sum of all parts, the gradient of
@@ -252,6 +271,9 @@ def main(argv=None):
     parser.add_argument("--ddp", action="store_true",
                         help="the everyday form: nn.Linear in DistributedDataParallel, "
                              "torch.optim.SGD and a DistributedSampler (batch descent only)")
+    parser.add_argument("--weights", choices=list(WEIGHTINGS), default="by-share",
+                        help="how each worker's loss is weighted before the gradients are "
+                             "added up: by-share (batch descent) or none (a mistake)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cpu (gloo) or cuda (NCCL, one GPU per worker)")
     parser.add_argument("--port", type=cli.bounded_int(0, 65535), default=0,
@@ -268,7 +290,8 @@ def main(argv=None):
     args, out_dir = cli.parse_args(parser, argv)
     launched = "RANK" in os.environ  # started by torchrun: this process is one worker
     workers = int(os.environ["WORLD_SIZE"]) if launched else args.workers
-    check_device(parser, args.device, workers)
+    # A GPU for each worker on this machine (under torchrun, the ones this node starts).
+    check_device(parser, args.device, int(os.environ.get("LOCAL_WORLD_SIZE", workers)))
     if args.costs:
         import parallel_costs
 
@@ -281,6 +304,9 @@ def main(argv=None):
     if args.ddp and args.batch_size is not None:
         parser.error("--ddp runs batch descent (each worker's whole shard a step); leave out "
                      "--batch-size")
+    if args.ddp and args.weights != "by-share":
+        parser.error("--weights is for the hand-written loop; DDP weights by itself (a "
+                     "plain mean)")
     batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
     if batch_size < workers:
         parser.error(f"--batch-size {batch_size} is less than the {workers} workers: a "
@@ -288,15 +314,17 @@ def main(argv=None):
     cli.check_work(parser, args.epochs, len(X), batch_size)
     settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0, seed=args.order_seed)
     if not args.ddp:
-        settings["batch_size"] = batch_size
+        settings.update(batch_size=batch_size, weigh=WEIGHTINGS[args.weights])
     rank0 = not launched or os.environ["RANK"] == "0"
     bound = stability_bound(X, batch_size)
     rule = ("batch descent" if batch_size == len(X) else
             f"plain descent on the worst batch of {batch_size} samples")
+    if args.weights != "by-share":  # another gradient than the batch's: no bound known
+        bound, rule = None, f"descent on losses weighted by {args.weights}"
     if rank0:
         print(f"data: {source}")
         print(run_header(args, workers, len(X), batch_size), flush=True)
-        if args.lr >= bound:
+        if bound is not None and args.lr >= bound:
             print(f"warning: lr={args.lr:g} is at or above the stability bound "
                   f"{cli.short(bound)} of {rule}; the loss may blow up", flush=True)
 
@@ -332,12 +360,15 @@ def main(argv=None):
     print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
           f"b={reference.b:+.6f}; the largest distance between the two paths: "
           f"{distance:.1e}")
+    plain = args.weights == "by-share"  # the lesson's own weighting
     label = (("DDP" if args.ddp else "batch GD") if batch_size == len(X) else
-             f"mini-batch {batch_size}") + f" on {workers} workers, lr={args.lr:g}"
+             f"mini-batch {batch_size}") + f" on {workers} workers, lr={args.lr:g}" + \
+        ("" if plain else f", weights {args.weights}")
     name = ("data_parallel" + (f"_ddp{workers}" if args.ddp else "") +
+            ("" if plain else f"_weights-{args.weights}{workers}") +
             ("" if batch_size == len(X) else f"_minibatch{batch_size}") + "_loss.png")
     figures = {name: plots.plot_run(X, Y, history, reference, label, least_squares(X, Y)[2])}
-    if not args.ddp and batch_size == len(X):
+    if not args.ddp and plain and batch_size == len(X):
         figures["data_parallel_shards.png"] = plots.plot_shards(
             X, Y, workers, args.w0, args.b0, shard_bounds)
     cli.save_figures(out_dir, figures)
@@ -364,7 +395,8 @@ def run_header(args, workers, n, batch_size):
     kind = ("batch gradient descent" if batch_size == n else
             f"mini-batch gradient descent, batches of {batch_size} shuffled with order "
             f"seed {args.order_seed},")
-    return f"{kind} on {processes} (each step's samples split {sizes}): {settings}"
+    weights = "" if args.weights == "by-share" else f", losses weighted by {args.weights}"
+    return f"{kind} on {processes} (each step's samples split {sizes}{weights}): {settings}"
 
 
 def single_process_path(X, Y, args, batch_size):

@@ -32,6 +32,8 @@ RUNS = {
         X, Y, lr=0.02, epochs=3, batch_size=10, seed=5, verbose=False),
     # DDP takes about 2 s to set up (it imports torch._dynamo): on 2 and 3 workers only.
     "ddp": lambda X, Y: data_parallel.train_ddp(X, Y, epochs=5, seed=7, verbose=False),
+    "unweighted": lambda X, Y: data_parallel.train_data_parallel(
+        X, Y, lr=0.02, epochs=3, verbose=False, weigh=data_parallel.unweighted),
 }
 
 
@@ -40,29 +42,33 @@ def _runs_in_one_group(X, Y, names):
     return {name: RUNS[name](X, Y) for name in names}
 
 
-def ddp_by_hand(X, Y, workers, lr, epochs, w0, b0, seed):
-    """The path DDP should take, derived without torch.distributed: each epoch a shuffle
-    (a generator seeded seed + epoch), padded to a multiple of `workers` by repeating its
-    first samples, dealt round-robin; each step the plain mean, over the workers, of the
-    mean-loss gradient on each shard (2*mean(r*x), 2*mean(r)), in float64."""
+def descent_by_hand(X, Y, lr, w0, b0, shards_of_each_step, combine):
+    """A path derived without torch.distributed, in float64: each step, the mean-loss
+    gradient on each shard (2*mean(r*x), 2*mean(r), r the residual), combined over the
+    shards (np.mean or np.sum), and a step against it."""
     x, y = X.reshape(-1).double().numpy(), Y.reshape(-1).double().numpy()
-    n = len(x)
-    size = -(-n // workers) * workers
     w, b = w0, b0
     path = [(w, b)]
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
-        order = order.tolist()
-        padded = (order * (1 + size // n))[:size]
+    for shards in shards_of_each_step:
         gradients = []
-        for rank in range(workers):
-            shard = padded[rank::workers]
+        for shard in shards:
             residual = w * x[shard] + b - y[shard]
             gradients.append((2 * np.mean(residual * x[shard]), 2 * np.mean(residual)))
-        dw, db = np.mean(gradients, axis=0)
+        dw, db = combine(gradients, axis=0)
         w, b = w - lr * dw, b - lr * db
         path.append((w, b))
     return np.array(path)
+
+
+def ddp_shards_by_hand(n, workers, epochs, seed):
+    """DistributedSampler's shards, epoch by epoch: a shuffle (a generator seeded seed +
+    epoch), padded to a multiple of `workers` by repeating its first samples, dealt
+    round-robin."""
+    size = -(-n // workers) * workers
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+        padded = (order.tolist() * (1 + size // n))[:size]
+        yield [padded[rank::workers] for rank in range(workers)]
 
 
 def test_the_shards_cover_the_samples_as_evenly_as_they_can():
@@ -74,8 +80,8 @@ def test_the_shards_cover_the_samples_as_evenly_as_they_can():
         assert sum(sizes) == 100 and max(sizes) - min(sizes) <= 1
 
 
-@pytest.mark.parametrize("workers, names", [(2, tuple(RUNS)), (3, tuple(RUNS)),
-                                            (4, ("batch",))])
+@pytest.mark.parametrize("workers, names", [(2, ("batch", "mini-batches", "ddp")),
+                                            (3, tuple(RUNS)), (4, ("batch",))])
 def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_means(
         data, workers, names):
     X, Y = data
@@ -104,13 +110,26 @@ def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_m
     # DDP: the plain mean of the padded shards' means, which is batch descent only when
     # the workers divide the samples evenly.
     ddp = np.array(runs["ddp"].path)
-    np.testing.assert_allclose(ddp, ddp_by_hand(X, Y, workers, 0.1, 5, -10.0, -20.0, seed=7),
-                               rtol=1e-5, atol=1e-5)
+    by_hand = descent_by_hand(X, Y, 0.1, -10.0, -20.0, ddp_shards_by_hand(100, workers, 5, 7),
+                              np.mean)
+    np.testing.assert_allclose(ddp, by_hand, rtol=1e-5, atol=1e-5)
     drift = np.abs(ddp - np.array(train_batch(X, Y, 0.1, 5, verbose=False).path)).max()
     if 100 % workers == 0:
         assert drift < 1e-5  # equal shards, no padding: the mean of the means is the mean
     else:
         assert drift > 1e-2  # 34, 34, 34 with 2 samples twice: another path
+
+    if "unweighted" in runs:
+        # The mistake: the workers' means added unweighted, a step about 3 times too long.
+        plain = np.array(runs["unweighted"].path)
+        shards = [list(range(*data_parallel.shard_bounds(100, rank, workers)))
+                  for rank in range(workers)]
+        np.testing.assert_allclose(
+            plain, descent_by_hand(X, Y, 0.02, -10.0, -20.0, [shards] * 3, np.sum),
+            rtol=1e-5, atol=1e-5)
+        batch = np.array(train_batch(X, Y, 0.02, 3, verbose=False).path)
+        ratio = np.hypot(*(plain[1] - plain[0])) / np.hypot(*(batch[1] - batch[0]))
+        assert 2.9 < ratio < 3.1
 
 
 @pytest.mark.parametrize("args, complaint", [
