@@ -20,6 +20,7 @@ import datetime
 import logging
 import math
 import os
+import re
 
 import torch
 import torch.distributed as dist
@@ -83,7 +84,7 @@ def train_data_parallel(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=Tru
         for first in range(0, n, batch_size):
             batch = order[first:first + batch_size]
             low, high = shard_bounds(len(batch), rank, workers)
-            mine = batch[low:high]  # this worker's part of the batch
+            mine = batch[low:high]  # this worker's part (empty: it adds a zero gradient)
             # Step 1: forward pass on this worker's part only.
             y_pred = forward(X[mine], w, b)
             # Step 2: its mean loss, weighted by its share of the batch (by_share): summed
@@ -203,22 +204,32 @@ def join_group(device, rank=None, workers=None, store=None):
     dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=TIMEOUT, **joining)
 
 
-def start_workers(workers, function, args=(), port=0, device="cpu"):
-    """Run function(*args) on `workers` processes of one group on this machine, and return
-    rank 0's result.
+def meeting_point(port=0):
+    """The group's meeting point, held by the parent: a TCPStore on 127.0.0.1:port (port 0:
+    one the system says is free). Taken before any worker starts, it cannot be taken by
+    another program in between. A port that cannot be had raises OSError, with the
+    system's reason."""
+    try:
+        return dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
+                             timeout=TIMEOUT)
+    except dist.DistNetworkError as error:
+        reason = re.search(r"message: ([^\n]+)", str(error))  # e.g. address already in use
+        raise OSError(f"cannot listen on 127.0.0.1:{port}: "
+                      f"{reason.group(1) if reason else 'refused'}") from None
 
-    The parent holds the group's meeting point (a TCPStore on 127.0.0.1:port; port 0 takes
-    one the system says is free) before any worker starts, so no other program can take
-    the port in between. A port already taken raises OSError; a worker that dies or fails
-    raises WorkerFailed, once the others are stopped.
+
+def start_workers(workers, function, args=(), store=None, device="cpu"):
+    """Run function(*args) on `workers` processes of one group on this machine, meeting at
+    `store` (by default a new meeting_point()), and return rank 0's result.
+
+    A worker that dies or fails raises WorkerFailed, once the others are stopped; Ctrl-C
+    or SIGTERM stops the workers, then goes on as usual.
     """
+    import signal
+
     import torch.multiprocessing as mp
 
-    try:
-        store = dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
-                              timeout=TIMEOUT)
-    except dist.DistNetworkError:
-        raise OSError(f"port {port} on 127.0.0.1 is in use") from None
+    store = meeting_point() if store is None else store
     # The workers are forked from a server process that has imported torch once (the first
     # time this process starts workers): a worker then starts in a fraction of a second,
     # instead of importing torch again. (The server looks for modules by the standard
@@ -228,25 +239,42 @@ def start_workers(workers, function, args=(), port=0, device="cpu"):
     results = context.SimpleQueue()
     # spawn logs each worker it stops; the one line of WorkerFailed says what happened.
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    # Ctrl-C is for this process alone: the server and the workers inherit "ignore", and
+    # are stopped below, without tracebacks of their own.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        # If a worker dies, spawn stops the others at once and raises here.
-        mp.start_processes(_worker, args=(workers, store.port, device, function, args,
-                                          results), nprocs=workers, start_method="forkserver")
+        workers_running = mp.start_processes(
+            _worker, args=(workers, store.port, device, function, args, results),
+            nprocs=workers, join=False, start_method="forkserver")
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
+    result = None
+    try:
+        # Read rank 0's result while waiting: a result larger than the pipe's buffer
+        # would otherwise keep rank 0 from ending. If a worker dies, join stops the
+        # others at once and raises.
+        while not workers_running.join(timeout=0.05):
+            if result is None and not results.empty():
+                result = results.get()
     except mp.ProcessExitedException as error:
         raise WorkerFailed(f"worker {error.error_index} ended with exit code "
                            f"{error.exit_code}; the others were stopped") from None
     except mp.ProcessRaisedException as error:
         last = str(error).strip().splitlines()[-1]
         raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
-    return results.get()
+    except BaseException:  # Ctrl-C, SIGTERM: no worker outlives the run
+        for process in workers_running.processes:
+            process.kill()
+        raise
+    return results.get() if result is None else result
 
 
-def run_workers(X, Y, workers, ddp=False, port=0, device="cpu", **settings):
+def run_workers(X, Y, workers, ddp=False, store=None, device="cpu", **settings):
     """Batch descent (train_data_parallel, or train_ddp with ddp=True) on `workers`
     processes started here; returns rank 0's History. settings: the train function's."""
     train = train_ddp if ddp else train_data_parallel
     settings.setdefault("verbose", False)
-    return start_workers(workers, _train_on, (train, X, Y, device, settings), port, device)
+    return start_workers(workers, _train_on, (train, X, Y, device, settings), store, device)
 
 
 def _train_on(train, X, Y, device, settings):
@@ -260,12 +288,13 @@ def main(argv=None):
     parser = cli.Parser("Batch gradient descent across worker processes: each holds a shard "
                         "of the samples, and an all-reduce sums their gradients.")
     cli.add_training_args(parser, lr=0.1, epochs=20)
-    parser.add_argument("--workers", type=cli.bounded_int(1, 64), default=2,
+    parser.add_argument("--workers", type=cli.bounded_int(1, 64), default=None,
                         help="worker processes to start on this machine, 1 to 64 and at most "
-                             "the number of samples (under torchrun, the launcher's count)")
+                             "the number of samples (default: 3; with --costs, up to 2; "
+                             "under torchrun, the launcher's count)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=None,
-                        help="samples per step, split across the workers, at least one each "
-                             "(default: all of them, batch descent)")
+                        help="samples per step, split across the workers (default: all of "
+                             "them, batch descent)")
     parser.add_argument("--order-seed", type=cli.seed_int, default=42,
                         help="seed of the per-epoch shuffling, with --batch-size or --ddp")
     parser.add_argument("--ddp", action="store_true",
@@ -277,19 +306,27 @@ def main(argv=None):
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cpu (gloo) or cuda (NCCL, one GPU per worker)")
     parser.add_argument("--port", type=cli.bounded_int(0, 65535), default=0,
-                        help="the workers' meeting port on 127.0.0.1 (default 0: a free one)")
+                        help="the workers' meeting port on 127.0.0.1; 0 takes a free one")
     parser.add_argument("--costs", action="store_true",
                         help="instead of training, time a step on 1 to --workers workers at "
                              "n = 100 to --costs-up-to, and fit a cost model")
-    parser.add_argument("--costs-up-to", type=cli.bounded_int(10**5, 10**7), default=10**7,
-                        metavar="N", help="largest n that --costs times, 100,000 (where a "
-                        "step's time starts to grow with n) to 10,000,000 (the default)")
-    parser.add_argument("--latency-us", type=cli.positive_float, default=50.0,
-                        help="network latency per message the cost model assumes between "
-                             "machines, in microseconds (default 50)")
+    parser.add_argument("--costs-up-to", type=cli.bounded_int(10**5, 10**7), default=None,
+                        metavar="N", help="with --costs, the largest n timed, 100,000 (where a "
+                        "step's time starts to grow with n) to 10,000,000 (default: "
+                        "10,000,000)")
+    parser.add_argument("--latency-us", type=cli.positive_float, default=None,
+                        help="with --costs, the network latency per message between machines "
+                             "that the cost model assumes, in microseconds (default: 50)")
     args, out_dir = cli.parse_args(parser, argv)
     launched = "RANK" in os.environ  # started by torchrun: this process is one worker
-    workers = int(os.environ["WORLD_SIZE"]) if launched else args.workers
+    given = [f"--{name.replace('_', '-')}" for name in ("costs_up_to", "latency_us")
+             if getattr(args, name) is not None]
+    if given and not args.costs:
+        parser.error(f"{' and '.join(given)}: only with --costs")
+    if launched and (args.workers is not None or args.port):
+        parser.error("--workers and --port start workers here; under torchrun, the "
+                     "launcher's options set them")
+    workers = int(os.environ["WORLD_SIZE"]) if launched else args.workers or 3
     # A GPU for each worker on this machine (under torchrun, the ones this node starts).
     check_device(parser, args.device, int(os.environ.get("LOCAL_WORLD_SIZE", workers)))
     if args.costs:
@@ -308,14 +345,16 @@ def main(argv=None):
         parser.error("--weights is for the hand-written loop; DDP weights by itself (a "
                      "plain mean)")
     batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
-    if batch_size < workers:
-        parser.error(f"--batch-size {batch_size} is less than the {workers} workers: a "
-                     "worker would have no part of a batch")
     cli.check_work(parser, args.epochs, len(X), batch_size)
     settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0, seed=args.order_seed)
     if not args.ddp:
         settings.update(batch_size=batch_size, weigh=WEIGHTINGS[args.weights])
     rank0 = not launched or os.environ["RANK"] == "0"
+    if not launched:  # the meeting point, taken before any work
+        try:
+            store = meeting_point(args.port)
+        except OSError as error:
+            parser.error(f"--port {args.port}: {error}")
     bound = stability_bound(X, batch_size)
     rule = ("batch descent" if batch_size == len(X) else
             f"plain descent on the worst batch of {batch_size} samples")
@@ -339,11 +378,9 @@ def main(argv=None):
             return
     else:
         try:
-            history = run_workers(X, Y, workers, args.ddp, args.port, args.device, **settings)
+            history = run_workers(X, Y, workers, args.ddp, store, args.device, **settings)
         except WorkerFailed as failure:
             parser.exit(1, f"{parser.prog}: error: {failure}\n")
-        except OSError as error:
-            parser.error(f"--port {args.port}: {error}; leave --port out to take a free one")
         # The epoch lines rank 0 would have printed, printed here from its record.
         per_epoch = (len(history.path) - 1) // len(history.epoch_losses)
         for epoch, loss in enumerate(history.epoch_losses, start=1):

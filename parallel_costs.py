@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 import cli
-from data_parallel import WorkerFailed, shard_bounds, start_workers
+from data_parallel import WorkerFailed, meeting_point, shard_bounds, start_workers
 from model import criterion, forward
 
 ROUNDS = 3
@@ -139,24 +139,25 @@ def main(parser, args, out_dir, launched):
         parser.error("--costs starts its own workers: run it with python, not torchrun")
     if args.device != "cpu":
         parser.error("--costs times the CPU only; leave out --device")
+    try:
+        store = meeting_point(args.port)
+    except OSError as error:
+        parser.error(f"--port {args.port}: {error}")
     cores = os.cpu_count() or 1
-    worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= args.workers),
-                            args.workers})
-    sizes = [10**p for p in range(2, 9) if 10**p <= args.costs_up_to]
+    largest = args.workers or 2
+    worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= largest), largest})
+    sizes = [10**p for p in range(2, 9) if 10**p <= (args.costs_up_to or 10**7)]
     table = columns(worker_counts, cores)
     print(f"timing a step of batch descent at n = {', '.join(f'{n:,}' for n in sizes)} on "
           f"this machine's {cores} core{'' if cores == 1 else 's'}: "
           f"{', '.join(label for label, _, _ in table)}; {ROUNDS} rounds", flush=True)
-    if args.workers > cores:
-        print(f"note: {args.workers} processes share {cores} cores: they take turns, and "
+    if largest > cores:
+        print(f"note: {largest} processes share {cores} cores: they take turns, and "
               "their all-reduce waits for the turn", flush=True)
     try:
-        times = start_workers(max(worker_counts), measure_in_group,
-                              (sizes, worker_counts, cores), args.port)
+        times = start_workers(largest, measure_in_group, (sizes, worker_counts, cores), store)
     except WorkerFailed as failure:
         parser.exit(1, f"{parser.prog}: error: {failure}\n")
-    except OSError as error:
-        parser.error(f"--port {args.port}: {error}; leave --port out to take a free one")
     measured = medians(times, table, sizes)
 
     # The model: one thread's steps give the fixed cost and the cost per sample; each
@@ -168,7 +169,8 @@ def main(parser, args, out_dir, launched):
     if per_sample <= 0:  # a machine so busy that larger steps were not slower
         parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
                        "cost per sample can be fitted; run --costs again on a quieter machine\n")
-    print_model(sizes, table, measured, fixed, per_sample, latencies, args.latency_us * 1e-6)
+    print_model(sizes, table, measured, fixed, per_sample, latencies,
+                (args.latency_us or 50.0) * 1e-6)
 
     from plots import data_parallel as plots  # only now: matplotlib's backend is chosen
 

@@ -82,11 +82,13 @@ def plot_run(X, Y, history, reference, label, ls_loss):
     figure, (losses, distances) = plt.subplots(1, 2, figsize=(12, 4.8))
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.22)
     draw_losses(losses, X, Y, {label: history}, ls_loss, "Its loss on all the data")
+    # Adding the workers' parts rounds differently from one sum: a few of float32's last
+    # digits (about 1e-6 at w and b's sizes) may move.
     largest = draw_distances(distances, {label: history.path}, reference.path,
-                             {label: dict(color="C0", linewidth=1.5)})
+                             {label: dict(color="C0", linewidth=1.5)}, rounding=10 * ROUNDING,
+                             rounding_label="float32 rounding, a few last digits")
     distances.set_ylabel("distance of (w, b) from the one-process path (log scale)")
     finish(distances, f"Against {reference.name}", xlabel="update")
-    # float32 resolves about 1e-6 at w and b's sizes; a few roundings add up.
     verdict = ("the same path, to float32 rounding" if largest <= 10 * ROUNDING else
                "a different path") + f": {largest:.1e} apart at most"
     figure.suptitle(f"{label}: {verdict}")

@@ -103,11 +103,12 @@ def run_style(batch_size, n):
 ROUNDING = 1e-6
 
 
-def draw_distances(axes, paths, reference, styles=None):
+def draw_distances(axes, paths, reference, styles=None, rounding=ROUNDING,
+                   rounding_label="float32 rounding"):
     """Each path's distance from the reference path after every update, on a log scale,
-    with float32 rounding shaded; a distance of exactly 0 is drawn at the bottom edge.
-    paths: {label: [(w, b), ...]}; styles: {label: plot keywords}. Returns the largest
-    distance."""
+    with float32 rounding (up to `rounding`) shaded; a distance of exactly 0 is drawn at
+    the bottom edge. paths: {label: [(w, b), ...]}; styles: {label: plot keywords}.
+    Returns the largest distance."""
     floor = ROUNDING / 100
     largest = 0.0
     for name, path in paths.items():
@@ -115,8 +116,8 @@ def draw_distances(axes, paths, reference, styles=None):
         largest = max(largest, float(gap.max()))
         axes.plot(np.arange(len(gap)), np.maximum(gap, floor), label=name,
                   **(styles or {}).get(name, {}))
-    axes.axhspan(floor, ROUNDING, color="grey", alpha=0.15,
-                 label="float32 rounding (0 drawn at the bottom)")
+    axes.axhspan(floor, rounding, color="grey", alpha=0.15,
+                 label=f"{rounding_label} (0 drawn at the bottom)")
     axes.set_yscale("log")
     axes.set_ylim(floor / 2, max(1, 2 * largest))
     return largest

@@ -34,6 +34,9 @@ RUNS = {
     "ddp": lambda X, Y: data_parallel.train_ddp(X, Y, epochs=5, seed=7, verbose=False),
     "unweighted": lambda X, Y: data_parallel.train_data_parallel(
         X, Y, lr=0.02, epochs=3, verbose=False, weigh=data_parallel.unweighted),
+    # Batches of 2 on 3 workers: one worker's part is always empty.
+    "tiny batches": lambda X, Y: data_parallel.train_data_parallel(
+        X, Y, lr=0.01, epochs=1, batch_size=2, seed=3, verbose=False),
 }
 
 
@@ -119,6 +122,12 @@ def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_m
     else:
         assert drift > 1e-2  # 34, 34, 34 with 2 samples twice: another path
 
+    if "tiny batches" in runs:
+        # An empty part adds a zero gradient: still train_sgd's path.
+        expected = train_sgd(X, Y, 0.01, 1, batch_size=2, seed=3, verbose=False)
+        torch.testing.assert_close(torch.tensor(runs["tiny batches"].path),
+                                   torch.tensor(expected.path), rtol=1e-6, atol=1e-6)
+
     if "unweighted" in runs:
         # The mistake: the workers' means added unweighted, a step about 3 times too long.
         plain = np.array(runs["unweighted"].path)
@@ -136,7 +145,8 @@ def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_m
     (["--workers", "0"], "--workers: '0' must be a whole number from 1 to 64"),
     (["--workers", "101"], "--workers: '101' must be a whole number from 1 to 64"),
     (["--workers", "3", "--n", "2"], "--workers 3 is more than the 2 samples"),
-    (["--workers", "3", "--batch-size", "2"], "--batch-size 2 is less than the 3 workers"),
+    (["--costs-up-to", "100000"], "--costs-up-to: only with --costs"),
+    (["--latency-us", "10"], "--latency-us: only with --costs"),
     (["--ddp", "--batch-size", "10"], "--ddp runs batch descent"),
     (["--workers", "2", "--device", "cuda"], "--device cuda needs a GPU for each of the 2"),
 ])
@@ -148,6 +158,17 @@ def test_bad_settings_are_refused_in_one_line(tmp_path, capsys, args, complaint)
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def _a_large_result(size):
+    return [0.5] * size
+
+
+def test_a_result_larger_than_a_pipe_comes_back_whole():
+    # Rank 0 hands its result over a pipe, which holds 64 KB: the parent must read it while
+    # the workers run, or rank 0 never ends (a long run's path is larger than that).
+    result = data_parallel.start_workers(2, _a_large_result, (1_000_000,))
+    assert result == [0.5] * 1_000_000
+
+
 def test_a_busy_port_is_refused_in_one_line_and_a_free_one_is_the_default(tmp_path, capsys):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -156,9 +177,9 @@ def test_a_busy_port_is_refused_in_one_line_and_a_free_one_is_the_default(tmp_pa
         status, out, err = run_main(data_parallel, capsys, "--port", port, "--out",
                                     tmp_path / "out")
     assert status == 2
-    assert len(err.strip().splitlines()) == 1 and err.strip().endswith(
-        f"error: --port {port}: port {port} on 127.0.0.1 is in use; leave --port out to "
-        "take a free one (see --help)")
+    assert out == "" and len(err.strip().splitlines()) == 1 and err.strip().endswith(
+        f"error: --port {port}: cannot listen on 127.0.0.1:{port}: address already in use "
+        "(see --help)")
     assert not (tmp_path / "out").exists()
 
 
