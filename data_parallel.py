@@ -225,7 +225,10 @@ def start_workers(workers, function, args=(), store=None, device="cpu"):
     A worker that dies or fails raises WorkerFailed, once the others are stopped; Ctrl-C
     or SIGTERM stops the workers, then goes on as usual.
     """
+    import multiprocessing
     import signal
+    import threading
+    from multiprocessing import forkserver
 
     import torch.multiprocessing as mp
 
@@ -239,17 +242,29 @@ def start_workers(workers, function, args=(), store=None, device="cpu"):
     results = context.SimpleQueue()
     # spawn logs each worker it stops; the one line of WorkerFailed says what happened.
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
-    # Ctrl-C is for this process alone: the server and the workers inherit "ignore", and
-    # are stopped below, without tracebacks of their own.
-    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        workers_running = mp.start_processes(
-            _worker, args=(workers, store.port, device, function, args, results),
-            nprocs=workers, join=False, start_method="forkserver")
-    finally:
-        signal.signal(signal.SIGINT, interrupt)
+    # Ctrl-C is for this process alone: the server (and so the workers it forks) starts
+    # with SIGINT ignored, which lasts through the exec. While the workers start, a signal
+    # waits (a worker half-started would print a traceback); then the workers are stopped.
+    stops = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+    held, handlers = [], {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in stops}
+        try:
+            forkserver.ensure_running()
+        finally:
+            for signum in stops:
+                signal.signal(signum, lambda signum, frame: held.append(signum))
     result = None
     try:
+        try:
+            workers_running = mp.start_processes(
+                _worker, args=(workers, store.port, device, function, args, results),
+                nprocs=workers, join=False, start_method="forkserver")
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        for signum in held[:1]:
+            signal.raise_signal(signum)  # now, with its own handler
         # Read rank 0's result while waiting: a result larger than the pipe's buffer
         # would otherwise keep rank 0 from ending. If a worker dies, join stops the
         # others at once and raises.
@@ -263,7 +278,7 @@ def start_workers(workers, function, args=(), store=None, device="cpu"):
         last = str(error).strip().splitlines()[-1]
         raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
     except BaseException:  # Ctrl-C, SIGTERM: no worker outlives the run
-        for process in workers_running.processes:
+        for process in multiprocessing.active_children():
             process.kill()
         raise
     return results.get() if result is None else result
@@ -290,8 +305,8 @@ def main(argv=None):
     cli.add_training_args(parser, lr=0.1, epochs=20)
     parser.add_argument("--workers", type=cli.bounded_int(1, 64), default=None,
                         help="worker processes to start on this machine, 1 to 64 and at most "
-                             "the number of samples (default: 3; with --costs, up to 2; "
-                             "under torchrun, the launcher's count)")
+                             "the number of samples (default: 3; with --costs, the largest "
+                             "count timed, default 2; under torchrun, the launcher's count)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=None,
                         help="samples per step, split across the workers (default: all of "
                              "them, batch descent)")
@@ -323,6 +338,12 @@ def main(argv=None):
              if getattr(args, name) is not None]
     if given and not args.costs:
         parser.error(f"{' and '.join(given)}: only with --costs")
+    training = [option for option, used in (("--ddp", args.ddp),
+                                            ("--batch-size", args.batch_size is not None),
+                                            ("--weights", args.weights != "by-share")) if used]
+    if args.costs and training:
+        parser.error(f"{', '.join(training)}: not with --costs, which times batch descent "
+                     "by hand")
     if launched and (args.workers is not None or args.port):
         parser.error("--workers and --port start workers here; under torchrun, the "
                      "launcher's options set them")

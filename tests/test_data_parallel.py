@@ -147,6 +147,7 @@ def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_m
     (["--workers", "3", "--n", "2"], "--workers 3 is more than the 2 samples"),
     (["--costs-up-to", "100000"], "--costs-up-to: only with --costs"),
     (["--latency-us", "10"], "--latency-us: only with --costs"),
+    (["--costs", "--ddp", "--batch-size", "5"], "--ddp, --batch-size: not with --costs"),
     (["--ddp", "--batch-size", "10"], "--ddp runs batch descent"),
     (["--workers", "2", "--device", "cuda"], "--device cuda needs a GPU for each of the 2"),
 ])
