@@ -334,13 +334,14 @@ def main(argv=None):
                              "that the cost model assumes, in microseconds (default: 50)")
     args, out_dir = cli.parse_args(parser, argv)
     launched = "RANK" in os.environ  # started by torchrun: this process is one worker
+    plain = args.weights == "by-share"  # the lesson's own weighting
     given = [f"--{name.replace('_', '-')}" for name in ("costs_up_to", "latency_us")
              if getattr(args, name) is not None]
     if given and not args.costs:
         parser.error(f"{' and '.join(given)}: only with --costs")
     training = [option for option, used in (("--ddp", args.ddp),
                                             ("--batch-size", args.batch_size is not None),
-                                            ("--weights", args.weights != "by-share")) if used]
+                                            ("--weights", not plain)) if used]
     if args.costs and training:
         parser.error(f"{', '.join(training)}: not with --costs, which times batch descent "
                      "by hand")
@@ -362,7 +363,7 @@ def main(argv=None):
     if args.ddp and args.batch_size is not None:
         parser.error("--ddp runs batch descent (each worker's whole shard a step); leave out "
                      "--batch-size")
-    if args.ddp and args.weights != "by-share":
+    if args.ddp and not plain:
         parser.error("--weights is for the hand-written loop; DDP weights by itself (a "
                      "plain mean)")
     batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
@@ -379,7 +380,7 @@ def main(argv=None):
     bound = stability_bound(X, batch_size)
     rule = ("batch descent" if batch_size == len(X) else
             f"plain descent on the worst batch of {batch_size} samples")
-    if args.weights != "by-share":  # another gradient than the batch's: no bound known
+    if not plain:  # another gradient than the batch's: no bound known
         bound, rule = None, f"descent on losses weighted by {args.weights}"
     if rank0:
         print(f"data: {source}")
@@ -418,7 +419,6 @@ def main(argv=None):
     print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
           f"b={reference.b:+.6f}; the largest distance between the two paths: "
           f"{distance:.1e}")
-    plain = args.weights == "by-share"  # the lesson's own weighting
     label = (("DDP" if args.ddp else "batch GD") if batch_size == len(X) else
              f"mini-batch {batch_size}") + f" on {workers} workers, lr={args.lr:g}" + \
         ("" if plain else f", weights {args.weights}")
