@@ -214,9 +214,10 @@ def closed_form_run(X, Y):
 
 
 def benchmark_size(n, budget, repeats, seed=42, device="cpu", slope=DEFAULTS["slope"],
-                   noise=DEFAULTS["noise"]):
+                   noise=DEFAULTS["noise"], checks=None):
     """Every method at one data size, `repeats` times with the methods taking turns (so a
-    slow spell of the machine hits all of them alike). Returns one row per method."""
+    slow spell of the machine hits all of them alike). Returns one row per method.
+    checks: the update counts a run checks its loss at (time_to_target's)."""
     X, Y = make_data(n=n, seed=seed, slope=slope, noise=noise)
     X, Y = X.to(device), Y.to(device)
     ls_loss = least_squares(X, Y)[2]
@@ -226,7 +227,7 @@ def benchmark_size(n, budget, repeats, seed=42, device="cpu", slope=DEFAULTS["sl
         runs["closed form"].append(closed_form_run(X, Y))
         for label, batch_size, library in methods_for(n):
             runs[label].append(time_to_target(X, Y, batch_size, lrs[label], TARGET * ls_loss,
-                                              budget, seed, library))
+                                              budget, seed, library, checks))
     rows = []
     for label, batch_size, _ in [("closed form", n, None), *methods_for(n)]:
         seconds = [run.seconds for run in runs[label]]
