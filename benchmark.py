@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-import cli
 import optimizers
-from data import DEFAULTS, make_data
+from data import DEFAULTS, MAX_SIZE, make_data
 from model import (
     criterion,
     forward,
@@ -492,34 +491,35 @@ SMALLEST_SIZE = 100
 
 
 def main(argv=None):
-    parser = cli.Parser("Time and samples to 1% of the best fit, for each method, as n grows.")
+    import data
+    from plumbing import options
+
+    parser = options.Parser("Time and samples to 1% of the best fit, for each method, as n "
+                            "grows.")
     parser.add_argument("--sizes", nargs="+",
-                        type=cli.bounded_int(SMALLEST_SIZE, cli.MAX_DATA_SIZE),
+                        type=options.number(int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]"),
                         default=[100, 1_000, 10_000, 100_000, 1_000_000],
-                        help=f"data sizes n, from {SMALLEST_SIZE} to {cli.MAX_DATA_SIZE:,}")
+                        help=f"data sizes n, from {SMALLEST_SIZE} to {MAX_SIZE:,}")
     parser.add_argument("--large", action="store_true", help="also run n = 10,000,000")
-    parser.add_argument("--budget", type=cli.bounded_float(0, 600, above=True), default=4.0,
+    parser.add_argument("--budget", type=options.number(float, "(0, 600]"), default=4.0,
                         help="seconds of training each run may spend, above 0 up to 600")
-    parser.add_argument("--repeats", type=cli.bounded_int(1, 20), default=3,
+    parser.add_argument("--repeats", type=options.number(int, "[1, 20]"), default=3,
                         help="timed runs of every method (and of each cost ratio), 1 to 20; the "
                              "median is shown, the spread decides the verdicts")
     parser.add_argument("--skip-ratios", action="store_true",
                         help="skip the last section, the promised cost ratios")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="where the data and parameters live")
-    parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=1,
+    parser.add_argument("--threads", type=options.number(int, "[1, 1024]"), default=1,
                         help="threads torch may use for one operation; 1 keeps the "
                              "verdicts steady when another program is busy")
-    parser.add_argument("--slope", type=cli.slope_value, default=DEFAULTS["slope"],
-                        help="true slope of the line")
+    options.add(parser, "slope", DEFAULTS["slope"], data.OPTIONS)
     # Without noise the best loss is 0 and "within 1% of it" is never reached.
-    parser.add_argument("--noise", type=cli.bounded_float(0, 1e6, above=True),
-                        default=DEFAULTS["noise"],
-                        help="standard deviation of the Gaussian noise")
-    parser.add_argument("--seed", type=cli.seed_int, default=DEFAULTS["seed"],
-                        help="seed of the data's noise and of the samples' order")
-    cli.add_output_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
+    options.add(parser, "noise", DEFAULTS["noise"], data.OPTIONS, interval="(0, 1e6]")
+    options.add(parser, "seed", DEFAULTS["seed"], data.OPTIONS,
+                help="seed of the data's noise and of the samples' order")
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available here (use --device cpu)")
     sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
@@ -529,13 +529,15 @@ def main(argv=None):
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
-        run(args, sizes, out_dir)
+        run_benchmark(args, sizes, out_dir)
     finally:
         torch.set_num_threads(threads)
 
 
-def run(args, sizes, out_dir):
+def run_benchmark(args, sizes, out_dir):
     """The benchmark itself, for main(), once the arguments are checked."""
+    from plumbing import output
+
     data = dict(seed=args.seed, device=args.device, slope=args.slope, noise=args.noise)
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread{'' if args.threads == 1 else 's'} per operation, "
@@ -571,13 +573,15 @@ def run(args, sizes, out_dir):
 
     from plots import benchmark as plots  # only now: matplotlib's backend has been chosen
 
-    methods = ["closed form", *(label for label, _, _ in methods_for(cli.MAX_DATA_SIZE))]
+    methods = ["closed form", *(label for label, _, _ in methods_for(MAX_SIZE))]
     figures = {"benchmark.png": plots.plot_time_to_target(rows, args.budget, methods)}
     # The table and its figure are put in place together, or neither is.
-    cli.save_figures(out_dir, figures,
+    output.save_figures(out_dir, figures,
                      files={"benchmark.csv": lambda path: write_csv(path, rows)})
-    cli.show_figures(figures, args.show)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

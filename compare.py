@@ -6,7 +6,6 @@ Run `python compare.py --help` for the knobs; docs/compare.md is the lesson.
 
 import math
 
-import cli
 from model import final_loss, least_squares, stability_bound
 from train_batch import train_batch
 from train_sgd import train_sgd
@@ -27,15 +26,34 @@ def result_table(X, Y, histories):
 
 
 def main(argv=None):
-    parser = cli.Parser("Batch gradient descent against SGD: a table and three loss figures.")
-    cli.add_side_by_side_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
-    X, Y, source = cli.load_data(parser, args)
+    import argparse
+
+    import data
+    from descent import exit_if_diverged
+    from plumbing import options, output
+
+    parser = options.Parser("Batch gradient descent against SGD: a table and three loss "
+                            "figures.")
+    options.add_side_by_side_args(parser, data)
+    options.add(parser, "w0", -10.0)
+    options.add(parser, "b0", -20.0)
+    # The training scripts' --lr and --batch-size, which two runs cannot share: one line
+    # that says what to use instead.
+    parser.add_argument("--lr", help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", help=argparse.SUPPRESS)
+    args, out_dir = options.parse(parser, argv)
+    if args.lr is not None:
+        parser.error("--lr: the two runs have a step size each: --batch-lr (default 0.1) "
+                     "and --sgd-lr (default 0.01)")
+    if args.batch_size is not None:
+        parser.error("--batch-size: this compares batch descent with SGD (batch size 1); "
+                     "for mini-batches run train_sgd.py --batch-size")
+    X, Y, source = data.load_data(parser, args)
     n = len(X)
-    cli.check_work(parser, args.epochs, n, 1)
+    options.check_work(parser, args.epochs, n, 1)
 
     print(f"data: {source}; {args.epochs} epoch{'' if args.epochs == 1 else 's'} "
-          "from w=-10 b=-20")
+          f"from w={args.w0:g} b={args.b0:g}")
     runs = {"batch GD": (args.batch_lr, "--batch-lr", n, "batch descent"),
             "SGD": (args.sgd_lr, "--sgd-lr", 1, "plain descent on single samples")}
     bounds = {name: stability_bound(X, size) for name, (_, _, size, _) in runs.items()}
@@ -48,12 +66,13 @@ def main(argv=None):
         print(f"training: {args.epochs * n:,} SGD updates, about {args.epochs * n / 5000:.0f} s "
               "at 0.2 ms an update", flush=True)
     histories = {
-        "batch GD": train_batch(X, Y, lr=args.batch_lr, epochs=args.epochs, verbose=False),
-        "SGD": train_sgd(X, Y, lr=args.sgd_lr, epochs=args.epochs, seed=args.order_seed,
-                         verbose=False),
+        "batch GD": train_batch(X, Y, args.batch_lr, args.epochs, args.w0, args.b0,
+                                verbose=False),
+        "SGD": train_sgd(X, Y, args.sgd_lr, args.epochs, args.w0, args.b0,
+                         seed=args.order_seed, verbose=False),
     }
     for name, (lr, _, size, rule) in runs.items():
-        cli.exit_if_diverged(parser, histories[name], -(-n // size), lr, bounds[name], rule,
+        exit_if_diverged(parser, histories[name], -(-n // size), lr, bounds[name], rule,
                              label=f"{name}: ")
     for row in result_table(X, Y, histories):
         print(row)
@@ -70,9 +89,11 @@ def main(argv=None):
             X, Y, batch, sgd, [f"batch GD, lr={args.batch_lr:g}", f"SGD, lr={args.sgd_lr:g}"],
             ls_loss),
     }
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -9,10 +9,19 @@ import os
 
 import torch
 
-import cli
-
 # The tutorial's data: 100 points, y = -5x + N(0, 0.4^2) noise.
 DEFAULTS = {"n": 100, "slope": -5.0, "noise": 0.4, "seed": 42}
+# Ten million points already take about a gigabyte in the benchmark; far more would fail
+# deep inside torch's allocator. The data must stay far inside float32 with its squared
+# errors: |y| up to about 1e7.
+MAX_SIZE = 10_000_000
+# The data's command-line options: {name: (type, interval, help)} (plumbing/options.py).
+OPTIONS = {
+    "n": (int, f"[2, {MAX_SIZE}]", "number of data points on [-5, 5)"),
+    "slope": (float, "[-1e6, 1e6]", "true slope of the line"),
+    "noise": (float, "[0, 1e6]", "standard deviation of the Gaussian noise"),
+    "seed": (int, f"[0, {2**63 - 1}]", "seed of the data's noise"),
+}
 
 
 def make_data(n=100, seed=42, slope=-5.0, noise=0.4):
@@ -92,21 +101,47 @@ def write_csv(path, X, Y):
         writer.writerows(zip(X.reshape(-1).tolist(), Y.reshape(-1).tolist(), strict=True))
 
 
+def load_data(parser, args):
+    """X, Y and a few words saying what they are, from the command line's data options:
+    the line they describe, or the file --data names. A file that cannot be used is
+    refused in one line with exit status 2."""
+    made = {name: getattr(args, name) for name in DEFAULTS}
+    if args.data is not None:
+        given = [f"--{name}" for name, value in made.items() if value is not None]
+        if given:
+            parser.error(f"{', '.join(given)}: for generated data, not with --data")
+        try:
+            X, Y = read_csv(args.data)
+        except ValueError as error:
+            parser.error(f"--data {args.data}: {error}")
+        if X.min() == X.max():
+            parser.error(f"--data {args.data}: every x is {X[0].item():g}, so no single "
+                         "line fits best (any line through their mean y does)")
+        return X, Y, f"{len(X)} points from {args.data}"
+    made = {name: DEFAULTS[name] if value is None else value for name, value in made.items()}
+    X, Y = make_data(**made)
+    return X, Y, (f"n={made['n']} points of y = {made['slope']:g}*x + N(0, {made['noise']:g}^2) "
+                  f"noise, seed {made['seed']}")
+
+
 def main(argv=None):
-    parser = cli.Parser("Draw the tutorial's data: y = slope*x + Gaussian noise.")
-    cli.add_data_args(parser)
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("Draw the tutorial's data: y = slope*x + Gaussian noise.")
+    options.add_data_args(parser, data)
     parser.add_argument("--csv", metavar="FILE.csv",
                         help="also write the data to this CSV file (columns x, y), "
                              "to edit and train on with --data")
-    cli.add_output_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
     if args.csv is not None:
         if os.path.isdir(args.csv) or args.csv.endswith(("/", os.sep)) or not args.csv.strip():
             parser.error(f"--csv {args.csv!r} is a folder; give a file name, like data.csv")
         if os.path.lexists(args.csv) and not os.path.isfile(args.csv) or os.path.islink(args.csv):
             parser.error(f"--csv {args.csv!r} is not a plain file; it would be replaced")
-        cli.prepare_out_dir(parser, os.path.dirname(args.csv) or ".", option="--csv")
-    X, Y, source = cli.load_data(parser, args)
+        options.prepare_out_dir(parser, os.path.dirname(args.csv) or ".", option="--csv")
+    X, Y, source = load_data(parser, args)
     print(f"data: {source}; x in [{X.min().item():g}, {X.max().item():g}]")
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
@@ -114,12 +149,14 @@ def main(argv=None):
     slope = None if args.data else (DEFAULTS["slope"] if args.slope is None else args.slope)
     figures = {"data.png": tutorial.plot_data(X, Y, slope)}
     if args.csv:
-        # The CSV's own folder, written all at once like the figures' (output.py).
-        cli.save_figures(os.path.dirname(args.csv) or ".", {},
-                         files={os.path.basename(args.csv): lambda path: write_csv(path, X, Y)})
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+        # The CSV's own folder, written all at once like the figures'.
+        output.save_figures(os.path.dirname(args.csv) or ".", {},
+                            files={os.path.basename(args.csv): lambda path: write_csv(path, X, Y)})
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

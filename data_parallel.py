@@ -10,26 +10,22 @@ Only rank 0 prints and writes the figure.
 - train_data_parallel: the tutorial's loop, with the all-reduce (the lesson).
 - train_ddp: the same descent as everyday PyTorch writes it, DistributedDataParallel and a
   DistributedSampler, and its trap with unequal shards.
-- --costs: what a step costs on 1, 2, ... workers, measured and modelled (parallel_costs.py).
+- what a step costs on 1, 2, ... workers, measured and modelled: parallel_costs.py.
 
 Run `python data_parallel.py --help` for the knobs. Importing this module only defines
 things.
 """
 
-import datetime
-import logging
 import math
 import os
-import re
 
 import torch
 import torch.distributed as dist
 
-import cli
+from descent import exit_if_diverged, print_summary, short
 from model import History, criterion, forward, largest_distance, least_squares, stability_bound
 
 TEST_ARGS = ["--workers", "2", "--epochs", "3"]
-TIMEOUT = datetime.timedelta(seconds=60)  # a worker waiting longer for the others gives up
 
 
 def shard_bounds(n, rank, workers):
@@ -167,128 +163,13 @@ def ddp_shards(n, workers):
     return each, each * workers - n
 
 
-# Starting the workers.
-
-class WorkerFailed(Exception):
-    """A worker process died or raised: the run cannot go on."""
-
-
-def _worker(rank, workers, port, device, function, args, results):
-    """One spawned worker: join the group at the parent's store, run function(*args), and
-    hand rank 0's result back to the parent."""
-    import multiprocessing
-    import sys
-    import threading
-
-    # Rank 0 may print; a reader that goes away (| head) must not crash it mid-run.
-    sys.stdout = cli.QuietWhenClosed(sys.stdout)
-    # A worker whose parent is gone (killed, say) ends at once, instead of training on.
-    parent = multiprocessing.parent_process()
-    threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
-    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=TIMEOUT)
-    join_group(device, rank, workers, store=store)
-    try:
-        result = function(*args)
-        if rank == 0:
-            results.put(result)
-    finally:
-        dist.destroy_process_group()
-
-
-def join_group(device, rank=None, workers=None, store=None):
-    """Join the process group: gloo on the CPU, NCCL and this worker's own GPU with cuda.
-    With no store, from torchrun's environment."""
-    if device == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
-    joining = dict(store=store, rank=rank, world_size=workers) if store else {}
-    dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=TIMEOUT, **joining)
-
-
-def meeting_point(port=0):
-    """The group's meeting point, held by the parent: a TCPStore on 127.0.0.1:port (port 0:
-    one the system says is free). Taken before any worker starts, it cannot be taken by
-    another program in between. A port that cannot be had raises OSError, with the
-    system's reason."""
-    try:
-        return dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
-                             timeout=TIMEOUT)
-    except dist.DistNetworkError as error:
-        reason = re.search(r"message: ([^\n]+)", str(error))  # e.g. address already in use
-        raise OSError(f"cannot listen on 127.0.0.1:{port}: "
-                      f"{reason.group(1) if reason else 'refused'}") from None
-
-
-def start_workers(workers, function, args=(), store=None, device="cpu"):
-    """Run function(*args) on `workers` processes of one group on this machine, meeting at
-    `store` (by default a new meeting_point()), and return rank 0's result.
-
-    A worker that dies or fails raises WorkerFailed, once the others are stopped; Ctrl-C
-    or SIGTERM stops the workers, then goes on as usual.
-    """
-    import multiprocessing
-    import signal
-    import threading
-    from multiprocessing import forkserver
-
-    import torch.multiprocessing as mp
-
-    store = meeting_point() if store is None else store
-    # The workers are forked from a server process that has imported torch once (the first
-    # time this process starts workers): a worker then starts in a fraction of a second,
-    # instead of importing torch again. (The server looks for modules by the standard
-    # path only: torch is there, this project's modules may not be.)
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "torch.distributed"])
-    results = context.SimpleQueue()
-    # spawn logs each worker it stops; the one line of WorkerFailed says what happened.
-    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
-    # Ctrl-C is for this process alone: the server (and so the workers it forks) starts
-    # with SIGINT ignored, which lasts through the exec. While the workers start, a signal
-    # waits (a worker half-started would print a traceback); then the workers are stopped.
-    stops = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
-    held, handlers = [], {}
-    if threading.current_thread() is threading.main_thread():
-        handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in stops}
-        try:
-            forkserver.ensure_running()
-        finally:
-            for signum in stops:
-                signal.signal(signum, lambda signum, frame: held.append(signum))
-    result = None
-    try:
-        try:
-            workers_running = mp.start_processes(
-                _worker, args=(workers, store.port, device, function, args, results),
-                nprocs=workers, join=False, start_method="forkserver")
-        finally:
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
-        for signum in held[:1]:
-            signal.raise_signal(signum)  # now, with its own handler
-        # Read rank 0's result while waiting: a result larger than the pipe's buffer
-        # would otherwise keep rank 0 from ending. If a worker dies, join stops the
-        # others at once and raises.
-        while not workers_running.join(timeout=0.05):
-            if result is None and not results.empty():
-                result = results.get()
-    except mp.ProcessExitedException as error:
-        raise WorkerFailed(f"worker {error.error_index} ended with exit code "
-                           f"{error.exit_code}; the others were stopped") from None
-    except mp.ProcessRaisedException as error:
-        last = str(error).strip().splitlines()[-1]
-        raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
-    except BaseException:  # Ctrl-C, SIGTERM: no worker outlives the run
-        for process in multiprocessing.active_children():
-            process.kill()
-        raise
-    return results.get() if result is None else result
-
-
 def run_workers(X, Y, workers, ddp=False, store=None, device="cpu", **settings):
     """Batch descent (train_data_parallel, or train_ddp with ddp=True) on `workers`
     processes started here; returns rank 0's History. settings: the train function's."""
     train = train_ddp if ddp else train_data_parallel
     settings.setdefault("verbose", False)
+    from plumbing.workers import start_workers
+
     return start_workers(workers, _train_on, (train, X, Y, device, settings), store, device)
 
 
@@ -300,18 +181,18 @@ def _train_on(train, X, Y, device, settings):
 # The command.
 
 def main(argv=None):
-    parser = cli.Parser("Batch gradient descent across worker processes: each holds a shard "
-                        "of the samples, and an all-reduce sums their gradients.")
-    cli.add_training_args(parser, lr=0.1, epochs=20)
-    parser.add_argument("--workers", type=cli.bounded_int(1, 64), default=None,
-                        help="worker processes to start on this machine, 1 to 64 and at most "
-                             "the number of samples (default: 3; with --costs, the largest "
-                             "count timed, default 2; under torchrun, the launcher's count)")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=None,
-                        help="samples per step, split across the workers (default: all of "
-                             "them, batch descent)")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling, with --batch-size or --ddp")
+    import data
+    from plumbing import options, output
+    from plumbing.workers import WorkerFailed, join_group, meeting_point
+
+    parser = options.Parser("Batch gradient descent across worker processes: each holds a "
+                            "shard of the samples, and an all-reduce sums their gradients.")
+    options.add_training_args(parser, data, lr=0.1, epochs=20)
+    add_worker_args(parser, options)
+    options.add(parser, "batch_size", None, shown="all of them, batch descent",
+                help="samples per step, split across the workers")
+    options.add(parser, "order_seed", 42, help="seed of the per-epoch shuffling, with "
+                "--batch-size or --ddp")
     parser.add_argument("--ddp", action="store_true",
                         help="the everyday form: nn.Linear in DistributedDataParallel, "
                              "torch.optim.SGD and a DistributedSampler (batch descent only)")
@@ -320,43 +201,17 @@ def main(argv=None):
                              "added up: by-share (batch descent) or none (a mistake)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cpu (gloo) or cuda (NCCL, one GPU per worker)")
-    parser.add_argument("--port", type=cli.bounded_int(0, 65535), default=0,
-                        help="the workers' meeting port on 127.0.0.1; 0 takes a free one")
-    parser.add_argument("--costs", action="store_true",
-                        help="instead of training, time a step on 1 to --workers workers at "
-                             "n = 100 to --costs-up-to, and fit a cost model")
-    parser.add_argument("--costs-up-to", type=cli.bounded_int(10**5, 10**7), default=None,
-                        metavar="N", help="with --costs, the largest n timed, 100,000 (where a "
-                        "step's time starts to grow with n) to 10,000,000 (default: "
-                        "10,000,000)")
-    parser.add_argument("--latency-us", type=cli.positive_float, default=None,
-                        help="with --costs, the network latency per message between machines "
-                             "that the cost model assumes, in microseconds (default: 50)")
-    args, out_dir = cli.parse_args(parser, argv)
+    args, out_dir = options.parse(parser, argv)
     launched = "RANK" in os.environ  # started by torchrun: this process is one worker
     plain = args.weights == "by-share"  # the lesson's own weighting
-    given = [f"--{name.replace('_', '-')}" for name in ("costs_up_to", "latency_us")
-             if getattr(args, name) is not None]
-    if given and not args.costs:
-        parser.error(f"{' and '.join(given)}: only with --costs")
-    training = [option for option, used in (("--ddp", args.ddp),
-                                            ("--batch-size", args.batch_size is not None),
-                                            ("--weights", not plain)) if used]
-    if args.costs and training:
-        parser.error(f"{', '.join(training)}: not with --costs, which times batch descent "
-                     "by hand")
     if launched and (args.workers is not None or args.port):
         parser.error("--workers and --port start workers here; under torchrun, the "
                      "launcher's options set them")
     workers = int(os.environ["WORLD_SIZE"]) if launched else args.workers or 3
     # A GPU for each worker on this machine (under torchrun, the ones this node starts).
     check_device(parser, args.device, int(os.environ.get("LOCAL_WORLD_SIZE", workers)))
-    if args.costs:
-        import parallel_costs
 
-        return parallel_costs.main(parser, args, out_dir, launched)
-
-    X, Y, source = cli.load_data(parser, args)
+    X, Y, source = data.load_data(parser, args)
     if workers > len(X):
         parser.error(f"--workers {workers} is more than the {len(X)} samples: a worker "
                      "would hold none")
@@ -367,7 +222,7 @@ def main(argv=None):
         parser.error("--weights is for the hand-written loop; DDP weights by itself (a "
                      "plain mean)")
     batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
-    cli.check_work(parser, args.epochs, len(X), batch_size)
+    options.check_work(parser, args.epochs, len(X), batch_size)
     settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0, seed=args.order_seed)
     if not args.ddp:
         settings.update(batch_size=batch_size, weigh=WEIGHTINGS[args.weights])
@@ -387,7 +242,7 @@ def main(argv=None):
         print(run_header(args, workers, len(X), batch_size), flush=True)
         if bound is not None and args.lr >= bound:
             print(f"warning: lr={args.lr:g} is at or above the stability bound "
-                  f"{cli.short(bound)} of {rule}; the loss may blow up", flush=True)
+                  f"{short(bound)} of {rule}; the loss may blow up", flush=True)
 
     if launched:
         join_group(args.device)
@@ -409,11 +264,11 @@ def main(argv=None):
             print(epoch_line(epoch, loss, *history.path[epoch * per_epoch]))
     # The divergence check reads the full-data loss at each epoch's start.
     history.step_losses = history.epoch_losses
-    cli.exit_if_diverged(parser, history, 1, args.lr, bound, rule)
+    exit_if_diverged(parser, history, 1, args.lr, bound, rule)
 
     from plots import data_parallel as plots  # only now: matplotlib's backend has been chosen
 
-    cli.print_summary(X, Y, history)
+    print_summary(X, Y, history)
     reference = single_process_path(X, Y, args, batch_size)
     distance = largest_distance(history.path, reference.path)
     print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
@@ -429,8 +284,18 @@ def main(argv=None):
     if not args.ddp and plain and batch_size == len(X):
         figures["data_parallel_shards.png"] = plots.plot_shards(
             X, Y, workers, args.w0, args.b0, shard_bounds)
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
+
+
+def add_worker_args(parser, options):
+    """--workers and --port, this script's and parallel_costs.py's."""
+    parser.add_argument("--workers", type=options.number(int, "[1, 64]"), default=None,
+                        help="worker processes to start on this machine, 1 to 64 and at most "
+                             "the number of samples (default: 3; in parallel_costs.py, the "
+                             "largest count timed, default 2; under torchrun, the launcher's)")
+    parser.add_argument("--port", type=options.number(int, "[0, 65535]"), default=0,
+                        help="the workers' meeting port on 127.0.0.1; 0 takes a free one")
 
 
 def check_device(parser, device, workers):
@@ -475,4 +340,6 @@ def single_process_path(X, Y, args, batch_size):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

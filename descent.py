@@ -21,10 +21,24 @@ import math
 
 import torch
 
-from model import History, criterion, forward
+from model import (
+    History,
+    averaged_point,
+    criterion,
+    final_loss,
+    forward,
+    full_loss_along,
+    least_squares,
+)
 
 # A run whose loss grows past this many times its starting loss has left the basin for good.
 DIVERGENCE_FACTOR = 1e6
+
+
+def short(value):
+    """A step size or bound in a message: four decimals (0.1200), or three significant
+    digits once four decimals would show nothing (1.2e-06)."""
+    return f"{value:.4f}" if abs(value) >= 0.001 else f"{value:.3g}"
 
 
 def gd_update(params, state, hyperparams):
@@ -160,8 +174,6 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
         return None
     epoch = -(-update // updates_per_epoch)
     where = f"epoch {epoch}" if updates_per_epoch == 1 else f"epoch {epoch}, step {update}"
-    from cli import short
-
     if bound is None:
         cause = f"{rule} has no fixed stability bound; try a smaller step size than {lr:g}"
     elif lr >= bound:
@@ -172,3 +184,31 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
         cause = (f"step size {lr:g} is inside the stability bound {short(bound)} of {rule}, so "
                  "the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
     return f"diverged at {where}: loss {loss:.3g}; {cause}"
+
+
+def exit_if_diverged(parser, history, updates_per_epoch, lr, bound, rule, label=""):
+    """End the run with one line and exit status 1 if it diverged; no figure is written."""
+    report = divergence_report(history, updates_per_epoch, lr, bound, rule)
+    if report is not None:
+        parser.exit(1, f"{parser.prog}: error: {label}{report}\n")
+
+
+def print_summary(X, Y, history, average_from=None, updates_per_epoch=1):
+    """Print the least-squares fit, then the run's final line: (w, b) and the loss there.
+
+    With average_from=E the run's result is the average of its points from epoch E on
+    (model.averaged_point), and the final line says so.
+    """
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
+    updates = f"{history.updates} update{'' if history.updates == 1 else 's'}"
+    if average_from is None:
+        print(f"final: w={history.w:+.6f} b={history.b:+.6f} "
+              f"loss={final_loss(X, Y, history):.6f} ({updates})")
+        return
+    print(f"last point: w={history.w:+.6f} b={history.b:+.6f} "
+          f"loss={final_loss(X, Y, history):.6f} ({updates})")
+    w, b, count = averaged_point(history, updates_per_epoch, average_from)
+    loss = float(full_loss_along(X, Y, [(w, b)])[0])
+    print(f"final: w={w:+.6f} b={b:+.6f} loss={loss:.6f} (the average of the {count:,} points "
+          f"from epoch {average_from} on)")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-import cli
+from descent import exit_if_diverged, short
 from model import (
     History,
     criterion,
@@ -191,35 +191,35 @@ def cost_per_update(X, Y, batch_size, updates, repeats):
 
 
 def main(argv=None):
-    parser = cli.Parser("The tutorial's descent written five ways, from NumPy to nn.Linear "
-                        "with a DataLoader: the same path every time, and what each costs.")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=1,
-                        help="samples per update: 1 is the tutorial's SGD")
-    parser.add_argument("--epochs", type=cli.bounded_int(1, 1000), default=20,
-                        help="passes over the data, 1 to 1,000 (and at most "
-                             f"{cli.MAX_UPDATES:,} updates)")
-    parser.add_argument("--lr", type=cli.positive_float, default=0.01, help="step size")
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("The tutorial's descent written five ways, from NumPy to "
+                            "nn.Linear with a DataLoader: the same path every time, and what "
+                            "each costs.")
+    options.add(parser, "batch_size", 1)
+    options.add(parser, "epochs", 20, interval="[1, 1000]")
+    options.add(parser, "lr", 0.01)
     parser.add_argument("--no-shuffle", action="store_true",
                         help="visit the samples in their stored order, as the tutorial does")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling")
+    options.add(parser, "order_seed", 42)
     parser.add_argument("--loader-shuffle", action="store_true",
                         help="let rung 5's DataLoader shuffle by itself (shuffle=True, its "
                              "generator seeded with --order-seed) instead of taking our order")
-    parser.add_argument("--cost-updates", type=cli.bounded_int(1, 10_000), default=200,
-                        help="updates each rung is timed for, per repeat")
-    parser.add_argument("--cost-repeats", type=cli.bounded_int(1, 100), default=5,
+    parser.add_argument("--cost-updates", type=options.number(int, "[1, 10_000]"),
+                        default=200, help="updates each rung is timed for, per repeat")
+    parser.add_argument("--cost-repeats", type=options.number(int, "[1, 100]"), default=5,
                         help="repeats of the cost measurement (the median is printed)")
-    cli.add_data_args(parser)
-    cli.add_output_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
     if args.loader_shuffle and args.no_shuffle:
         parser.error("--loader-shuffle and --no-shuffle: the DataLoader would shuffle what "
                      "the other rungs take in order")
-    X, Y, source = cli.load_data(parser, args)
+    X, Y, source = data.load_data(parser, args)
     n = len(X)
     batch_size = min(args.batch_size, n)
-    cli.check_work(parser, args.epochs, n, batch_size)
+    options.check_work(parser, args.epochs, n, batch_size)
 
     orders = epoch_orders(n, args.epochs, not args.no_shuffle, args.order_seed)
     order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
@@ -238,12 +238,12 @@ def main(argv=None):
             "batch descent" if batch_size == n else
             f"plain descent on the worst batch of {batch_size} samples")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the stability bound {cli.short(bound)} "
+        print(f"warning: lr={args.lr:g} is at or above the stability bound {short(bound)} "
               f"of {rule}; the loss may blow up", flush=True)
     # The tutorial's rung first: a step size that diverges ends the run there, in one line.
     reference = rung2_tutorial(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
     losses = full_loss_along(X, Y, reference).tolist()
-    cli.exit_if_diverged(parser, History([losses[0]], losses[1:], reference),
+    exit_if_diverged(parser, History([losses[0]], losses[1:], reference),
                          -(-n // batch_size), args.lr, bound, rule)
     paths = {name: reference if rung is rung2_tutorial else
              rung(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
@@ -280,9 +280,11 @@ def main(argv=None):
     name = "everyday_pytorch_loader_shuffle.png" if args.loader_shuffle else \
         "everyday_pytorch.png"
     figures = {name: drawing.plot_rungs(X, Y, paths, reference)}
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -12,9 +12,9 @@ knobs; docs/settling.md is the lesson.
 import numpy as np
 import torch
 
-import cli
-from descent import gd_update, train_cells
+from descent import gd_update, short, train_cells
 from model import full_loss_along, hessian, least_squares, stability_bound
+from schedules import SCHEDULES, step_sizes
 
 TEST_ARGS = ["--repeats", "4", "--settle", "100", "--measure", "100", "--epochs", "5"]
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03]
@@ -64,11 +64,9 @@ def schedule_runs(X, Y, lr, epochs, batch_size, schedule_options, seed=42, w0=-1
 
 
 def schedule_step_sizes(lr, epochs, schedule_options=None):
-    """{schedule: its step size as a function of the epoch}, with the command line's
-    default options (cli.SCHEDULE_DEFAULTS)."""
-    from schedules import SCHEDULES, step_sizes
-
-    options = cli.SCHEDULE_DEFAULTS if schedule_options is None else schedule_options
+    """{schedule: its step size as a function of the epoch}, with each schedule's default
+    options unless schedule_options ({schedule: its options}) says otherwise."""
+    options = schedule_options or {}
     return {name: step_sizes(name, lr, epochs, options.get(name)) for name in SCHEDULES}
 
 
@@ -80,36 +78,39 @@ def running_average(path, first):
 
 
 def main(argv=None):
-    parser = cli.Parser("SGD's noise floor, measured against the prediction "
-                        "lr * tr(H) * L* / (2B), and the schedules and averaging that cure it.")
-    parser.add_argument("--repeats", type=cli.bounded_int(1, 100), default=50,
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("SGD's noise floor, measured against the prediction "
+                            "lr * tr(H) * L* / (2B), and the schedules and averaging that "
+                            "cure it.")
+    parser.add_argument("--repeats", type=options.number(int, "[1, 100]"), default=50,
                         help="runs per step size, all at once, 1 to 100")
-    parser.add_argument("--settle", type=cli.bounded_int(0, 5000), default=1000,
+    parser.add_argument("--settle", type=options.number(int, "[0, 5000]"), default=1000,
                         help="updates each run takes to settle before it is measured, 0 to "
                              "5,000")
-    parser.add_argument("--measure", type=cli.bounded_int(1, 5000), default=1000,
+    parser.add_argument("--measure", type=options.number(int, "[1, 5000]"), default=1000,
                         help="updates measured, after settling, 1 to 5,000")
-    parser.add_argument("--lr", type=cli.positive_float, default=0.01,
-                        help="step size the schedules start from")
-    parser.add_argument("--epochs", type=cli.bounded_int(2, 1000), default=100,
-                        help="epochs of the schedules' runs, 2 to 1,000 (and at most "
-                             f"{cli.MAX_UPDATES:,} updates)")
-    parser.add_argument("--average-from", type=cli.positive_int, default=None, metavar="E",
-                        help="epoch the averaged run starts averaging (default: half way)")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the sample orders of every run")
-    cli.add_data_args(parser)
-    cli.add_output_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
+    options.add(parser, "lr", 0.01, help="step size the schedules start from")
+    options.add(parser, "epochs", 100, interval="[2, 1000]",
+                help="epochs of the schedules' runs (and at most "
+                     f"{options.MAX_UPDATES:,} updates)")
+    parser.add_argument("--average-from", type=options.number(int, "[1, inf)"), default=None,
+                        metavar="E", help="epoch the averaged run starts averaging "
+                        "(default: half way)")
+    options.add(parser, "order_seed", 42, help="seed of the sample orders of every run")
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
     average_from = args.average_from or args.epochs // 2 + 1
     if average_from > args.epochs:
         parser.error(f"--average-from {average_from} is past the last epoch, {args.epochs}")
-    X, Y, source = cli.load_data(parser, args)
+    X, Y, source = data.load_data(parser, args)
     n = len(X)
-    cli.check_work(parser, args.epochs, n, 1)
+    options.check_work(parser, args.epochs, n, 1)
     bound = stability_bound(X, 1)
     if args.lr >= bound:
-        parser.error(f"--lr {args.lr:g} is at or above the stability bound {cli.short(bound)} "
+        parser.error(f"--lr {args.lr:g} is at or above the stability bound {short(bound)} "
                      "of plain descent on single samples: the runs would diverge")
     batch_sizes = [size for size in BATCH_SIZES if size < n]
     # Tiny tensors: one thread is faster than two here, and gives the same numbers.
@@ -140,8 +141,7 @@ def main(argv=None):
                       f"{measured:12.3e} {measured / predicted:6.2f} {ended:11.3e} "
                       f"{ended / predicted:6.2f}", flush=True)
 
-    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, cli.SCHEDULE_DEFAULTS,
-                         seed=args.order_seed)
+    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, None, seed=args.order_seed)
     first = (average_from - 1) * n + 1
     averaged = running_average(runs["constant"], first)
     last = min(10, args.epochs)
@@ -167,17 +167,18 @@ def main(argv=None):
                          for name, at in schedule_step_sizes(args.lr, args.epochs).items()},
             averaged, average_from, n, predicted_floor(X, Y, args.lr, 1)),
     }
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 def schedule_options_text():
     """The schedules' options, as train_sgd.py's defaults set them."""
-    return "step: x{gamma:g} every {step_size} epochs; exponential: x{egamma:g} an epoch; " \
-        "inverse-time: decay {decay:g}".format(**cli.SCHEDULE_DEFAULTS["step"],
-                                               egamma=cli.SCHEDULE_DEFAULTS["exponential"]["gamma"],
-                                               **cli.SCHEDULE_DEFAULTS["inverse-time"])
+    return "; ".join(f"{name}: " + " ".join(f"{option}={value:g}" for option, value in
+                                           defaults.items())
+                     for name, (_, defaults) in SCHEDULES.items() if defaults)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -16,9 +16,8 @@ docs/optimizers.md is the lesson. Importing this module only defines things.
 
 import torch
 
-import cli
 from data import standardise
-from descent import train, train_cells
+from descent import exit_if_diverged, print_summary, short, train, train_cells
 from model import (
     criterion,
     forward,
@@ -134,22 +133,21 @@ def adam(params, state, hyperparams):
             p -= hyperparams["lr"] / (1 - beta1**t) * m / denominator
 
 
-UPDATES = {"gd": gd, "momentum": momentum, "nesterov": nesterov, "adagrad": adagrad,
-           "rmsprop": rmsprop, "adam": adam}
-
-# The settings each method runs with unless told otherwise: torch.optim's defaults for
-# eps, alpha and the betas; a step size and momentum that suit the tutorial's data (its
-# curvatures are about 2.0 and 16.7). torch.optim's default steps (0.001 for Adam, 0.01
-# for RMSprop and Adagrad) are sized for networks; here the start is 20 away, and an
-# adaptive method moves each parameter by about lr a step at first.
-DEFAULTS = {
-    "gd": {"lr": 0.1},  # the tutorial's step
-    "momentum": {"lr": 0.1, "momentum": 0.5},  # plain descent's step, with momentum
-    "nesterov": {"lr": 0.05, "momentum": 0.5},  # its edge at momentum 0.5 is about 0.09
-    "adagrad": {"lr": 5.0, "eps": 1e-10},
-    "rmsprop": {"lr": 0.5, "alpha": 0.99, "momentum": 0.0, "eps": 1e-8},
-    "adam": {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8},
+# Every method: {name: (its update, the settings it runs with unless told otherwise)}.
+# torch.optim's defaults for eps, alpha and the betas; a step size and momentum that suit
+# the tutorial's data (its curvatures are about 2.0 and 16.7). torch.optim's default steps
+# (0.001 for Adam, 0.01 for RMSprop and Adagrad) are sized for networks; here the start is
+# 20 away, and an adaptive method moves each parameter by about lr a step at first.
+METHODS = {
+    "gd": (gd, {"lr": 0.1}),  # the tutorial's step
+    "momentum": (momentum, {"lr": 0.1, "momentum": 0.5}),  # plain descent's, with momentum
+    "nesterov": (nesterov, {"lr": 0.05, "momentum": 0.5}),  # its edge at 0.5 is about 0.09
+    "adagrad": (adagrad, {"lr": 5.0, "eps": 1e-10}),
+    "rmsprop": (rmsprop, {"lr": 0.5, "alpha": 0.99, "momentum": 0.0, "eps": 1e-8}),
+    "adam": (adam, {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8}),
 }
+UPDATES = {name: update for name, (update, _) in METHODS.items()}
+DEFAULTS = {name: defaults for name, (_, defaults) in METHODS.items()}
 
 
 # The theory, from the data's own Hessian. On a quadratic loss each method moves each
@@ -242,76 +240,25 @@ TEST_ARGS = ["--epochs", "20", "--phase-points", "5"]  # the fast setting the sm
 PHASE_STEPS = 15  # the phase diagram shows the loss after this many full-batch steps
 
 
-def unit_interval(text):
-    """An argparse type: a number in [0, 1), as torch.optim requires of momenta and betas."""
-    value = cli.finite_float(text)
-    if not 0 <= value < 1:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 up to (not "
-                                         "including) 1")
-    return value
-
-
-# Every setting the command line can change: {name: (its argparse type, help)}. A method
-# takes the ones its DEFAULTS name; a pair such as Adam's "betas" is set by two options.
+# Every setting the command line can change: {name: (type, interval, help)}; the flag is
+# --NAME. A method takes the ones its DEFAULTS name; a pair such as Adam's "betas" is set by
+# two options (PAIRS).
 SETTINGS = {
-    "lr": (cli.positive_float, "step size (default: each method's own, in docs/optimizers.md)"),
-    "momentum": (unit_interval, "momentum, from 0 up to (not including) 1"),
-    "alpha": (unit_interval, "smoothing constant of the square average, from 0 to below 1"),
-    "beta1": (unit_interval, "first beta: how fast the mean gradient forgets, 0 to below 1"),
-    "beta2": (unit_interval, "second beta: how fast the mean square forgets, 0 to below 1"),
-    "eps": (cli.positive_float, "added to the denominator, a finite number above 0"),
+    "lr": (float, "(0, inf)", "step size"),
+    "momentum": (float, "[0, 1)", "momentum"),
+    "alpha": (float, "[0, 1)", "smoothing constant of the square average"),
+    "beta1": (float, "[0, 1)", "first beta: how fast the first moment (the mean gradient) "
+              "forgets"),
+    "beta2": (float, "[0, 1)", "second beta: how fast the second moment forgets"),
+    "eps": (float, "(0, inf)", "added to the denominator"),
 }
 PAIRS = {"betas": ("beta1", "beta2")}
-
-
-def settings_names(method):
-    """The command-line settings a method takes: those its DEFAULTS name."""
-    return [part for name in DEFAULTS[method] for part in PAIRS.get(name, (name,))]
-
-
-def add_settings_args(parser):
-    """One option per setting, its help naming the methods that take it."""
-    for name, (kind, text) in SETTINGS.items():
-        takers = [method for method in DEFAULTS if name in settings_names(method)]
-        parser.add_argument("--" + name, type=kind, default=None,
-                            help=f"{text}; for {', '.join(takers)}")
-
-
-def settings_of(method, args):
-    """The method's hyperparameters: its DEFAULTS, with what the command line gave."""
-    hyperparams = dict(DEFAULTS[method])
-    for name, parts in PAIRS.items():
-        if name in hyperparams:
-            hyperparams[name] = tuple(value if getattr(args, part) is None
-                                      else getattr(args, part)
-                                      for part, value in zip(parts, hyperparams[name],
-                                                             strict=True))
-    for name in hyperparams:
-        if name in SETTINGS and getattr(args, name) is not None:
-            hyperparams[name] = getattr(args, name)
-    return hyperparams
 
 
 def settings_text(hyperparams):
     return " ".join(f"{name}={value:g}" if not isinstance(value, tuple)
                     else f"{name}=({value[0]:g}, {value[1]:g})"
                     for name, value in hyperparams.items())
-
-
-def check_settings(parser, args):
-    """Refuse, in one line, a setting the chosen method does not have."""
-    for name in SETTINGS:
-        if getattr(args, name) is None:
-            continue
-        if args.method is None:
-            parser.error(f"--{name} needs --method: every method has its own settings")
-        if name not in settings_names(args.method):
-            parser.error(f"--{name} is not a setting of {args.method}")
-    if args.method == "nesterov" and args.momentum == 0:
-        parser.error("nesterov needs a momentum above 0, as torch.optim.SGD(nesterov=True) "
-                     "does (at 0 it is plain descent: --method gd)")
 
 
 def describe(method, hyperparams, batch_size, n):
@@ -331,39 +278,47 @@ def describe(method, hyperparams, batch_size, n):
 
 
 def main(argv=None):
-    parser = cli.Parser("Momentum, Nesterov, Adagrad, RMSprop and Adam by hand on the "
-                        "tutorial's line, checked against the theory of the data's Hessian.")
-    parser.add_argument("--method", choices=list(UPDATES),
-                        help="train this method alone (default: every method, side by side)")
-    add_settings_args(parser)
-    parser.add_argument("--epochs", type=cli.bounded_int(1, cli.MAX_EPOCHS), default=100,
-                        help=f"passes over the data, 1 to {cli.MAX_EPOCHS:,}")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=None,
-                        help="samples per update (default: all of them)")
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("Momentum, Nesterov, Adagrad, RMSprop and Adam by hand on the "
+                            "tutorial's line, checked against the theory of the data's "
+                            "Hessian.")
+    options.add_variants(parser, "method", DEFAULTS, SETTINGS, pairs=PAIRS,
+                         help="train this method alone (default: every method, side by side)")
+    options.add(parser, "epochs", 100)
+    options.add(parser, "batch_size", None, shown="all of them",
+                help="samples per update")
     parser.add_argument("--no-shuffle", action="store_true",
                         help="visit the samples in their stored order (with --batch-size)")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling")
-    parser.add_argument("--w0", type=cli.finite_float, default=-10.0, help="starting slope w")
-    parser.add_argument("--b0", type=cli.finite_float, default=-20.0,
-                        help="starting intercept b")
-    parser.add_argument("--phase-points", type=cli.bounded_int(3, 200), default=80,
+    options.add(parser, "order_seed", 42)
+    options.add(parser, "w0", -10.0)
+    options.add(parser, "b0", -20.0)
+    parser.add_argument("--phase-points", type=options.number(int, "[3, 200]"), default=80,
                         help="step sizes and momenta of the phase diagram's grid, 3 to 200 each")
     parser.add_argument("--standardise", action="store_true",
                         help="train on x standardised, (x - mean) / std: a round valley")
-    cli.add_data_args(parser)
-    cli.add_output_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
-    check_settings(parser, args)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    given = [options.flag(name) for name in SETTINGS if getattr(args, name) is not None]
+    if given and args.method is None:
+        parser.error(f"{given[0]} needs --method: every method has its own settings")
+    chosen = {method: options.chosen_settings(parser, args, method, DEFAULTS, SETTINGS,
+                                              "--method", PAIRS)
+              for method in (DEFAULTS if args.method is None else [args.method])}
+    if args.method == "nesterov" and args.momentum == 0:
+        parser.error("nesterov needs a momentum above 0, as torch.optim.SGD(nesterov=True) "
+                     "does (at 0 it is plain descent: --method gd)")
     if args.method is not None and args.phase_points != parser.get_default("phase_points"):
         parser.error("--phase-points is for the phase diagram, which only the run of every "
                      "method draws (without --method)")
-    X, Y, source = cli.load_data(parser, args)
+    X, Y, source = data.load_data(parser, args)
     if args.standardise:
         X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
     n = len(X)
     batch_size = n if args.batch_size is None else min(args.batch_size, n)
-    cli.check_work(parser, args.epochs, n, batch_size)
+    options.check_work(parser, args.epochs, n, batch_size)
     methods = list(UPDATES) if args.method is None else [args.method]
 
     # The theory, from the data's Hessian.
@@ -376,10 +331,10 @@ def main(argv=None):
         print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
     print(f"Hessian eigenvalues: lmax={curvatures[0]:.4f} lmin={curvatures[1]:.4f}, "
           f"condition number k = lmax/lmin = {best['condition number']:.4f}")
-    print(f"best plain descent: lr = 2/(lmin+lmax) = {cli.short(best['gd lr'])}; "
+    print(f"best plain descent: lr = 2/(lmin+lmax) = {short(best['gd lr'])}; "
           f"rate (k-1)/(k+1) = {best['gd rate']:.4f} a step")
     print("best heavy ball: lr = (2/(sqrt(lmin)+sqrt(lmax)))^2 = "
-          f"{cli.short(best['momentum lr'])}, "
+          f"{short(best['momentum lr'])}, "
           f"momentum = ((sqrt(k)-1)/(sqrt(k)+1))^2 = {best['momentum beta']:.4f};")
     print(f"                 rate (sqrt(k)-1)/(sqrt(k)+1) = {best['momentum rate']:.4f} a step")
     batches = "full batches" if batch_size == n else f"batches of {batch_size}"
@@ -389,12 +344,12 @@ def main(argv=None):
     # The runs.
     runs = {}
     for method in methods:
-        hyperparams = settings_of(method, args)
+        hyperparams = chosen[method]
         edge = stability_edge(method, plain_bound, hyperparams.get("momentum", 0.0))
         rule = describe(method, hyperparams, batch_size, n)
         if edge is not None and hyperparams["lr"] >= edge:
             print(f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
-                  f"bound {cli.short(edge)} of {rule}; the loss may blow up", flush=True)
+                  f"bound {short(edge)} of {rule}; the loss may blow up", flush=True)
         history = train(X, Y, UPDATES[method], hyperparams, args.epochs, batch_size,
                         shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
                         b0=args.b0, verbose=args.method is not None)
@@ -402,7 +357,7 @@ def main(argv=None):
         if args.method is None:  # say how to give a method a step of its own
             rule += f" (give {method} its own step with --method {method} --lr, or try " \
                     "--standardise)"
-        cli.exit_if_diverged(parser, history, -(-n // batch_size), hyperparams["lr"], edge,
+        exit_if_diverged(parser, history, -(-n // batch_size), hyperparams["lr"], edge,
                              rule, label=label)
         runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,
                                                        curvatures, (ls_w, ls_b), batch_size == n))
@@ -414,7 +369,7 @@ def main(argv=None):
         if predicted is not None:
             print(f"rate per step: predicted {predicted:.4f}, measured "
                   + ("- (too few steps to measure)" if measured is None else f"{measured:.4f}"))
-        cli.print_summary(X, Y, history)
+        print_summary(X, Y, history)
 
     from plots import optimizers as drawing  # only now: matplotlib's backend has been chosen
 
@@ -430,8 +385,8 @@ def main(argv=None):
             figures["momentum_phase.png"] = phase_figure(X, Y, args, curvatures, best, drawing)
     else:
         figures = {f"optimizer_{args.method}.png": figure}
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 def rates_of(method, hyperparams, history, curvatures, least_squares_point, full_batch):
@@ -481,4 +436,6 @@ def phase_figure(X, Y, args, curvatures, best, drawing):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -1,6 +1,6 @@
 """What a step of data-parallel batch descent costs: measured here, then modelled.
 
-`python data_parallel.py --costs` runs this: one group of worker processes times a step
+`python parallel_costs.py`: one group of worker processes times a step
 of batch descent at n = 100 to 10,000,000 samples, in turns (one process with one
 thread, one process with all the cores' threads, K processes of one thread each), three
 rounds of each so that a slow moment of the machine hits every column alike. Each step is
@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-import cli
-from data_parallel import WorkerFailed, meeting_point, shard_bounds, start_workers
+from data_parallel import add_worker_args, shard_bounds
 from model import criterion, forward
 
+TEST_ARGS = ["--costs-up-to", "100000"]
 ROUNDS = 3
 MACHINE_COUNTS = (2, 4, 8, 16, 64)  # the model's extrapolation to machines
 
@@ -133,12 +133,24 @@ def crossover(workers, per_sample, latency):
     return latency / (per_sample * (1 - 1 / workers))
 
 
-def main(parser, args, out_dir, launched):
-    """The --costs run of data_parallel.py: measure, print the table and the model, draw."""
-    if launched:
-        parser.error("--costs starts its own workers: run it with python, not torchrun")
-    if args.device != "cpu":
-        parser.error("--costs times the CPU only; leave out --device")
+def main(argv=None):
+    """Measure, print the table and the model, draw."""
+    from plumbing import options, output
+    from plumbing.workers import WorkerFailed, meeting_point, start_workers
+
+    parser = options.Parser("What a step of data-parallel batch descent costs on 1, 2, ... "
+                            "worker processes: measured, and a cost model fitted to it.")
+    add_worker_args(parser, options)
+    parser.add_argument("--costs-up-to", type=options.number(int, "[100_000, 10_000_000]"),
+                        default=10_000_000, metavar="N", help="the largest n timed (from "
+                        "100,000, where a step's time starts to grow with n)")
+    parser.add_argument("--latency-us", type=options.number(float, "(0, inf)"), default=50.0,
+                        help="the network latency per message between machines that the cost "
+                             "model assumes, in microseconds")
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    if "RANK" in os.environ:
+        parser.error("this script starts its own workers: run it with python, not torchrun")
     try:
         store = meeting_point(args.port)
     except OSError as error:
@@ -146,7 +158,7 @@ def main(parser, args, out_dir, launched):
     cores = os.cpu_count() or 1
     largest = args.workers or 2
     worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= largest), largest})
-    sizes = [10**p for p in range(2, 9) if 10**p <= (args.costs_up_to or 10**7)]
+    sizes = [10**p for p in range(2, 9) if 10**p <= args.costs_up_to]
     table = columns(worker_counts, cores)
     print(f"timing a step of batch descent at n = {', '.join(f'{n:,}' for n in sizes)} on "
           f"this machine's {cores} core{'' if cores == 1 else 's'}: "
@@ -168,9 +180,9 @@ def main(parser, args, out_dir, launched):
     print_table(sizes, table, measured, fixed, per_sample, latencies)
     if per_sample <= 0:  # a machine so busy that larger steps were not slower
         parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
-                       "cost per sample can be fitted; run --costs again on a quieter machine\n")
+                       "cost per sample can be fitted; run it again on a quieter machine\n")
     print_model(sizes, table, measured, fixed, per_sample, latencies,
-                (args.latency_us or 50.0) * 1e-6)
+                args.latency_us * 1e-6)
 
     from plots import data_parallel as plots  # only now: matplotlib's backend is chosen
 
@@ -183,8 +195,8 @@ def main(parser, args, out_dir, launched):
     figures = {"data_parallel_costs.png": plots.plot_costs(
         sizes, {label: measured[label][:, 2] for label, _, _ in table}, model_columns,
         crossovers)}
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 def print_table(sizes, table, measured, fixed, per_sample, latencies):
@@ -237,3 +249,9 @@ def print_model(sizes, table, measured, fixed, per_sample, latencies, network_la
                     predicted_step(n, k, fixed, per_sample, latency) for n in (10**7, 10**9)]
         print(f"{k:>10}{latency * 1e3:15.3f}{crossover(k, per_sample, latency):16,.0f}"
               f"{speedups[0]:20.2f}x{speedups[1]:7.2f}x")
+
+
+if __name__ == "__main__":
+    from plumbing.run import run
+
+    run(main)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-import cli
 from data import make_data, standardise
 from descent import has_diverged
 from model import criterion, forward, stability_bound
@@ -420,21 +419,22 @@ TEST_ARGS = ["--epochs", "2"]  # the fast setting the smoke tests run
 
 
 def main(argv=None):
-    parser = cli.Parser("The mistakes learners make in the hand-written loop, run and "
-                        "explained beside the correct loop.")
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("The mistakes learners make in the hand-written loop, run and "
+                            "explained beside the correct loop.")
     parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME", action="append",
                         help="run only this pitfall (repeat for several; see --list)")
     parser.add_argument("--list", action="store_true",
                         help="list the pitfalls' names and exit")
     # Each pitfall runs whole loops on up to 10,000 points: keep a run to seconds.
-    parser.add_argument("--epochs", type=cli.bounded_int(1, 1000), default=20,
+    parser.add_argument("--epochs", type=options.number(int, "[1, 1000]"), default=20,
                         help="steps of each loop (the step-size pitfall runs until NaN)")
-    parser.add_argument("--slope", type=cli.slope_value, default=-5.0,
-                        help="true slope, from -1e6 to 1e6")
-    parser.add_argument("--noise", type=cli.noise_value, default=0.4,
-                        help="standard deviation of the Gaussian noise")
-    cli.add_output_args(parser, seed=True)
-    args, out_dir = cli.parse_args(parser, argv)
+    for name in ("slope", "noise", "seed"):
+        options.add(parser, name, data.DEFAULTS[name], data.OPTIONS)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
     if args.list:
         for number, pitfall in enumerate(PITFALLS, 1):
             print(f"{number}. {pitfall.name:<16} {pitfall.title}")
@@ -465,9 +465,11 @@ def main(argv=None):
     name = "pitfalls.png" if len(chosen) == len(PITFALLS) else (
         "pitfalls-" + "+".join(pitfall.name for pitfall in chosen) + ".png")
     figures = {name: plot_pitfalls(drawn)}
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -6,7 +6,6 @@ Run `python train_batch.py --help` for the knobs; docs/batch.md is the lesson.
 
 import torch
 
-import cli
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 
@@ -45,31 +44,38 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
 
 
 def main(argv=None):
-    parser = cli.Parser("Batch gradient descent on the tutorial's line, by hand with autograd.")
-    cli.add_training_args(parser, lr=0.1, epochs=20)
-    args, out_dir = cli.parse_args(parser, argv)
-    X, Y, source = cli.load_data(parser, args)
-    cli.check_work(parser, args.epochs, len(X), len(X))
+    import data
+    from descent import exit_if_diverged, print_summary, short
+    from plumbing import options, output
+
+    parser = options.Parser("Batch gradient descent on the tutorial's line, by hand with "
+                            "autograd.")
+    options.add_training_args(parser, data, lr=0.1, epochs=20)
+    args, out_dir = options.parse(parser, argv)
+    X, Y, source = data.load_data(parser, args)
+    options.check_work(parser, args.epochs, len(X), len(X))
 
     bound = stability_bound(X)
     print(f"data: {source}")
     print(f"batch gradient descent: lr={args.lr:g} epochs={args.epochs} "
-          f"start w={args.w0:g} b={args.b0:g} (stable below lr={cli.short(bound)})")
+          f"start w={args.w0:g} b={args.b0:g} (stable below lr={short(bound)})")
     if args.lr >= bound:
         print(f"warning: lr={args.lr:g} is at or above the batch stability bound "
-              f"{cli.short(bound)} (2 / largest eigenvalue of the MSE Hessian); the loss will "
+              f"{short(bound)} (2 / largest eigenvalue of the MSE Hessian); the loss will "
               "grow", flush=True)
     history = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0)
-    cli.exit_if_diverged(parser, history, 1, args.lr, bound, "batch descent")
+    exit_if_diverged(parser, history, 1, args.lr, bound, "batch descent")
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    cli.print_summary(X, Y, history)
+    print_summary(X, Y, history)
     losses = history.epoch_losses + [final_loss(X, Y, history)]
     figures = {"batch_loss.png": tutorial.plot_batch_loss(losses, args.lr, least_squares(X, Y)[2])}
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -7,20 +7,16 @@ docs/sgd.md and docs/minibatches.md are the lessons.
 
 import torch
 
-import cli
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 
 def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffle=True,
-              seed=42, verbose=True, print_steps=False, schedule=None, replacement=False):
+              seed=42, verbose=True, print_steps=False):
     """Stochastic (batch_size=1) or mini-batch gradient descent; returns the run's History.
 
     shuffle=True visits the samples in a fresh order every epoch, drawn from a generator
     seeded by `seed`; shuffle=False keeps their stored order, as the tutorial does.
-    replacement=True draws each epoch's n samples at random instead, with replacement.
     The last batch of an epoch may be smaller than batch_size.
-    schedule: None for the same lr all the way, or a function giving the step size of each
-    epoch (0, 1, ...), e.g. schedules.step_sizes("cosine", lr, epochs).
     """
     w = torch.tensor(float(w0), requires_grad=True)
     b = torch.tensor(float(b0), requires_grad=True)
@@ -33,14 +29,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
         # The tutorial's record: the loss on all the data, before this epoch's steps.
         with torch.no_grad():
             loss_SGD.append(criterion(forward(X, w, b), Y).item())
-        if schedule is not None:  # this epoch's step size, from the schedule
-            lr = schedule(epoch - 1)
-        if replacement:  # n draws at random: some samples twice, some not at all
-            order = torch.randint(len(X), (len(X),), generator=generator)
-        elif shuffle:  # every sample once, in a fresh order
-            order = torch.randperm(len(X), generator=generator)
-        else:
-            order = torch.arange(len(X))
+        order = torch.randperm(len(X), generator=generator) if shuffle else torch.arange(len(X))
         X_epoch, Y_epoch = X[order], Y[order]
         for first in range(0, len(X), batch_size):
             x, y = X_epoch[first:first + batch_size], Y_epoch[first:first + batch_size]
@@ -63,31 +52,56 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
                 print(f"  step {len(step_losses):5d}: loss={loss.item():.6f} "
                       f"w={w.item():+.6f} b={b.item():+.6f}")
         if verbose:
-            print(f"epoch {epoch:3d}: loss={loss_SGD[-1]:.6f} w={w.item():+.6f} b={b.item():+.6f}"
-                  + ("" if schedule is None else f" lr={lr:.6g}"))
+            print(f"epoch {epoch:3d}: loss={loss_SGD[-1]:.6f} w={w.item():+.6f} b={b.item():+.6f}")
 
     return History(epoch_losses=loss_SGD, step_losses=step_losses, path=path)
 
 
 def main(argv=None):
-    parser = cli.Parser("Stochastic gradient descent on the tutorial's line, by hand.")
-    cli.add_training_args(parser, lr=0.01, epochs=20)
-    parser.add_argument("--batch-size", type=cli.positive_int, default=1,
-                        help="samples per step: 1 is SGD, more is mini-batch descent")
+    import data
+    import schedules
+    from descent import exit_if_diverged, gd_update, print_summary, short, train
+    from plumbing import options, output
+
+    parser = options.Parser("Stochastic gradient descent on the tutorial's line, by hand.")
+    options.add_training_args(parser, data, lr=0.01, epochs=20)
+    options.add(parser, "batch_size", 1)
     parser.add_argument("--no-shuffle", action="store_true",
                         help="visit the samples in their stored order, as the tutorial does")
-    parser.add_argument("--order-seed", type=cli.seed_int, default=42,
-                        help="seed of the per-epoch shuffling")
+    options.add(parser, "order_seed", 42)
     parser.add_argument("--print-steps", action="store_true",
                         help="also print every step's own loss (the tutorial's long list)")
-    cli.add_settling_args(parser)
-    args, out_dir = cli.parse_args(parser, argv)
-    schedule = cli.check_settling_args(parser, args)
-    X, Y, source = cli.load_data(parser, args)
+    # Making SGD settle (docs/settling.md): a schedule, the sampling, averaging.
+    variants = {name: defaults for name, (_, defaults) in schedules.SCHEDULES.items()}
+    options.add_variants(parser, "schedule", variants, schedules.OPTIONS, default="constant",
+                         help="how the step size changes, once per epoch (schedules.py)")
+    parser.add_argument("--sampling", choices=["reshuffle", "replacement"], default=None,
+                        help="each epoch every sample once in a fresh order (the default), or "
+                             "n samples drawn at random with replacement")
+    parser.add_argument("--average-from", type=options.number(int, "[1, inf)"), default=None,
+                        metavar="E", help="report the average of (w, b) over every update "
+                        "from epoch E on (Polyak-Ruppert averaging), 1 to --epochs")
+    args, out_dir = options.parse(parser, argv)
+    schedule_options = options.chosen_settings(parser, args, args.schedule, variants,
+                                               schedules.OPTIONS, "--schedule")
+    problem = schedules.problem(args.schedule, schedule_options, args.epochs)
+    if problem is not None:
+        parser.error(problem)
+    if args.sampling is not None and args.no_shuffle:
+        parser.error(f"--no-shuffle and --sampling {args.sampling}: the samples are either "
+                     "in order or drawn at random")
+    if args.average_from is not None and args.average_from > args.epochs:
+        parser.error(f"--average-from {args.average_from} is past the last epoch, "
+                     f"{args.epochs}")
+    settling = args.schedule != "constant" or args.sampling == "replacement"
+    if settling and args.print_steps:
+        parser.error("--print-steps prints the tutorial's loop (train_sgd); with --schedule or "
+                     "--sampling replacement the run is descent.train's")
+    X, Y, source = data.load_data(parser, args)
 
     n = len(X)
     batch_size = min(args.batch_size, n)
-    cli.check_work(parser, args.epochs, n, batch_size)
+    options.check_work(parser, args.epochs, n, batch_size)
     bound = stability_bound(X, batch_size)
     if batch_size == 1:
         name, rule = "stochastic gradient descent", "plain descent on single samples"
@@ -104,36 +118,45 @@ def main(argv=None):
     if args.batch_size > n:
         print(f"note: --batch-size {args.batch_size} is more than the {n} samples")
     print(f"{name}: lr={args.lr:g} epochs={args.epochs} start w={args.w0:g} b={args.b0:g}, "
-          f"samples {order} (stable below lr={cli.short(bound)})")
-    if schedule is not None:
-        print(f"schedule: {cli.schedule_text(args)}")
+          f"samples {order} (stable below lr={short(bound)})")
+    if args.schedule != "constant":
+        print(f"schedule: {schedules.describe(args.schedule, schedule_options)}")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the stability bound {cli.short(bound)} of "
+        print(f"warning: lr={args.lr:g} is at or above the stability bound {short(bound)} of "
               f"{rule}; the loss may blow up", flush=True)
-    history = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, batch_size,
-                        shuffle=not args.no_shuffle, seed=args.order_seed,
-                        print_steps=args.print_steps, schedule=schedule,
+    if settling:  # the same loop with the settling lesson's two knobs (descent.py)
+        schedule = None if args.schedule == "constant" else schedules.step_sizes(
+            args.schedule, args.lr, args.epochs, schedule_options)
+        history = train(X, Y, gd_update, {"lr": args.lr}, args.epochs, batch_size,
+                        shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
+                        b0=args.b0, verbose=True, schedule=schedule,
                         replacement=args.sampling == "replacement")
-    cli.exit_if_diverged(parser, history, -(-n // batch_size), args.lr, bound, rule)
+    else:
+        history = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, batch_size,
+                            shuffle=not args.no_shuffle, seed=args.order_seed,
+                            print_steps=args.print_steps)
+    exit_if_diverged(parser, history, -(-n // batch_size), args.lr, bound, rule)
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    cli.print_summary(X, Y, history, average_from=args.average_from,
-                      updates_per_epoch=-(-n // batch_size))
+    print_summary(X, Y, history, average_from=args.average_from,
+                  updates_per_epoch=-(-n // batch_size))
     # Mini-batch runs get a file of their own, so they never overwrite the SGD figure, and
     # so do runs with a schedule.
     name = "sgd" if batch_size == 1 else f"minibatch{batch_size}"
-    name += "_loss.png" if schedule is None else f"_loss_{args.schedule}.png"
-    lr = args.lr if schedule is None else f"{args.lr:g} ({args.schedule})"
+    name += "_loss.png" if args.schedule == "constant" else f"_loss_{args.schedule}.png"
+    lr = args.lr if args.schedule == "constant" else f"{args.lr:g} ({args.schedule})"
     if batch_size < n:
         figure = tutorial.plot_sgd_loss(X, Y, history, lr, batch_size, least_squares(X, Y)[2])
     else:  # one step an epoch: batch descent's figure
         figure = tutorial.plot_batch_loss(history.epoch_losses + [final_loss(X, Y, history)],
                                           lr, least_squares(X, Y)[2])
     figures = {name: figure}
-    cli.save_figures(out_dir, figures)
-    cli.show_figures(figures, args.show)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

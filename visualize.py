@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import cli
-from descent import gd_update, has_diverged, train
+from descent import exit_if_diverged, gd_update, has_diverged, train
 from model import (
     final_loss,
     full_loss_along,
@@ -131,27 +130,31 @@ def step_factor(lr, curvature):
 
 
 def main(argv=None):
-    parser = cli.Parser("Pictures of the descent: loss surface, loss against work, "
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("Pictures of the descent: loss surface, loss against work, "
                         "step-size sweep, and the fit as an animation.")
     parser.add_argument("--only", action="append", choices=list(STAGES),
                         help="draw only this picture (repeat for several); default: all")
-    cli.add_side_by_side_args(parser)
-    parser.add_argument("--minibatch-size", type=cli.positive_int, default=10,
+    options.add_side_by_side_args(parser, data)
+    parser.add_argument("--minibatch-size", type=options.number(int, "[1, inf)"), default=10,
                         help="batch size of the mini-batch run")
-    parser.add_argument("--minibatch-lr", type=cli.positive_float, default=0.04,
+    parser.add_argument("--minibatch-lr", type=options.number(float, "(0, inf)"), default=0.04,
                         help="step size of the mini-batch run")
-    parser.add_argument("--sweep-points", type=cli.bounded_int(2, 200), default=25,
+    parser.add_argument("--sweep-points", type=options.number(int, "[2, 200]"), default=25,
                         help="step sizes tried per method, 2 to 200, log-spaced over --sweep-range "
                         "(the tutorial's 0.1 added when inside it)")
-    parser.add_argument("--sweep-range", type=cli.positive_float, nargs=2, default=[1e-3, 1.0],
-                        metavar=("LOW", "HIGH"), help="smallest and largest step size swept")
-    args, out_dir = cli.parse_args(parser, argv)
+    parser.add_argument("--sweep-range", type=options.number(float, "(0, inf)"), nargs=2,
+                        default=[1e-3, 1.0], metavar=("LOW", "HIGH"),
+                        help="smallest and largest step size swept")
+    args, out_dir = options.parse(parser, argv)
     low, high = args.sweep_range
     if low >= high:
         parser.error(f"--sweep-range {low:g} {high:g}: the first must be below the second")
-    X, Y, source = cli.load_data(parser, args)
+    X, Y, source = data.load_data(parser, args)
     n = len(X)
-    cli.check_work(parser, args.epochs, n, 1)
+    options.check_work(parser, args.epochs, n, 1)
     if args.minibatch_size >= n:
         parser.error(f"--minibatch-size {args.minibatch_size} must be below the {n} samples "
                      "(a batch of all of them is batch descent)")
@@ -196,7 +199,7 @@ def main(argv=None):
             else:
                 history = train_sgd(X, Y, run.lr, args.epochs, W0, B0, run.batch_size,
                                     seed=args.order_seed, verbose=False)
-            cli.exit_if_diverged(parser, history, -(-n // run.batch_size), run.lr,
+            exit_if_diverged(parser, history, -(-n // run.batch_size), run.lr,
                                  bounds[run.name], run.rule, label=f"{run.name}: ")
             histories[run.name] = history
             print(f"trained {run.label}: {history.updates} update"
@@ -251,11 +254,13 @@ def main(argv=None):
         print(f"[{number}/{len(stages)}] {stage}: {time.perf_counter() - started:.1f} s")
         for line in caption:
             print(f"  {line}", flush=True)
-    cli.save_figures(out_dir, figures, files)
+    output.save_figures(out_dir, figures, files)
     if files:
         plt.close(animation_figure)
-    cli.show_figures(figures, args.show)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    from plumbing.run import run
+
+    run(main)

@@ -15,6 +15,12 @@ os.environ["MPLBACKEND"] = "Agg"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-docs", action="store_true",
+                     help="rewrite, in place, the shown output of every console block in the "
+                          "docs whose command now prints something else (review: git diff)")
+
+
 def run_script(script, *args, cwd=None, env=None):
     """Run one of the project's scripts as a person would, and capture what it prints."""
     return subprocess.run(

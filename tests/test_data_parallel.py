@@ -16,6 +16,7 @@ from conftest import run_main
 
 import data_parallel
 import parallel_costs
+from plumbing.workers import start_workers
 from train_batch import train_batch
 from train_sgd import train_sgd
 
@@ -88,7 +89,7 @@ def test_the_shards_cover_the_samples_as_evenly_as_they_can():
 def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_means(
         data, workers, names):
     X, Y = data
-    runs = data_parallel.start_workers(workers, _runs_in_one_group, (X, Y, names))
+    runs = start_workers(workers, _runs_in_one_group, (X, Y, names))
 
     # Batch descent: train_batch's path. The sum over shards rounds differently from one
     # mean: the last bits may move.
@@ -145,9 +146,6 @@ def test_across_workers_the_paths_are_one_processs_and_ddps_the_padded_mean_of_m
     (["--workers", "0"], "--workers: '0' must be a whole number from 1 to 64"),
     (["--workers", "101"], "--workers: '101' must be a whole number from 1 to 64"),
     (["--workers", "3", "--n", "2"], "--workers 3 is more than the 2 samples"),
-    (["--costs-up-to", "100000"], "--costs-up-to: only with --costs"),
-    (["--latency-us", "10"], "--latency-us: only with --costs"),
-    (["--costs", "--ddp", "--batch-size", "5"], "--ddp, --batch-size: not with --costs"),
     (["--ddp", "--batch-size", "10"], "--ddp runs batch descent"),
     (["--workers", "2", "--device", "cuda"], "--device cuda needs a GPU for each of the 2"),
 ])
@@ -166,7 +164,7 @@ def _a_large_result(size):
 def test_a_result_larger_than_a_pipe_comes_back_whole():
     # Rank 0 hands its result over a pipe, which holds 64 KB: the parent must read it while
     # the workers run, or rank 0 never ends (a long run's path is larger than that).
-    result = data_parallel.start_workers(2, _a_large_result, (1_000_000,))
+    result = start_workers(2, _a_large_result, (1_000_000,))
     assert result == [0.5] * 1_000_000
 
 
@@ -280,7 +278,7 @@ def test_costs_prints_the_measured_table_and_the_models_prediction_from_one_run(
         tmp_path, capsys):
     import re
 
-    status, out, err = run_main(data_parallel, capsys, "--costs", "--costs-up-to", "100000",
+    status, out, err = run_main(parallel_costs, capsys, "--costs-up-to", "100000",
                                 "--out", tmp_path / "out")
     assert status == 0, err
     lines = out.splitlines()

@@ -11,18 +11,30 @@ How a page is written (docs/README.md says the same for authors):
   was measured once and cannot be repeated in a test, like the full benchmark.
 - Every command runs in a fresh temporary folder (one per page), so figures never land in
   figures/.
+- `pytest tests/test_docs.py --update-docs` rewrites, in place, the shown output of every
+  command that now prints something else (lines that still match, `...` included, stay as
+  they are): review the change with `git diff`. Without it a changed output fails.
+- A page whose text, whose scripts (every project file they can import), this file and the
+  versions of Python, torch, numpy and matplotlib are unchanged since its last passing run
+  is checked against the outputs recorded then, instead of running its commands again.
+  The record lives in the system's temporary folder, outside the project; CI (CI=true) and
+  DOCS_CACHE=0 never use it, so a clean clone's CI runs every command.
 - Under `## Try this`, each `### ` heading is an exercise: a question, then an answer
   inside `<details><summary>Answer</summary> ... </details>`. Every number in an answer
   must appear in a command or output of a console block of the same exercise.
 """
 
+import ast
 import contextlib
+import hashlib
 import importlib
 import io
+import json
 import os
 import re
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -91,14 +103,111 @@ def commands_in(block):
 
 
 def check_console_block(example):
-    cwd = example.namespace["cwd"]
+    namespace = example.namespace
+    failure, rewritten = None, []
     for command, expected in commands_in(example.parsed):
-        printed, _ = run_command(command, cwd)
+        if namespace["replay"] is not None:
+            printed = next(namespace["replay"])
+        else:
+            printed, _ = run_command(command, namespace["cwd"])
+        namespace["printed"].append(printed)
         actual = "".join(masked(line).rstrip() + "\n" for line in printed.splitlines())
-        if not pattern_of([masked(line) for line in expected]).fullmatch(actual):
-            return (f"{command}: the page shows\n" + "\n".join(expected)
-                    + f"\n\nbut it printed\n{printed}")
-    return None
+        matches = pattern_of([masked(line) for line in expected]).fullmatch(actual)
+        if not matches and failure is None:
+            failure = (f"{command}: the page shows\n" + "\n".join(expected)
+                       + f"\n\nbut it printed\n{printed}")
+        shown = printed.replace(str(namespace["cwd"]), "...").splitlines()
+        rewritten += [f"$ {command}", *(expected if matches else merged(expected, shown))]
+    if failure is not None and namespace["update"]:
+        namespace["rewrites"].append((example.parsed, "\n".join(rewritten) + "\n"))
+        return None
+    return failure
+
+
+def merged(expected, printed):
+    """The lines to show for a command that printed `printed` where the page shows
+    `expected`: each shown line that still matches a printed line (and every `...`) kept,
+    the rest replaced, dropped or added; the fewest changes (an edit distance)."""
+    def fits(pattern, line):
+        return pattern_of([masked(pattern)]).fullmatch(masked(line).rstrip() + "\n")
+
+    E, P = len(expected), len(printed)
+    cost = [[0] * (P + 1) for _ in range(E + 1)]
+    for i in range(E, -1, -1):
+        for j in range(P, -1, -1):
+            if i == E:
+                cost[i][j] = P - j
+            elif expected[i].strip() == "...":
+                cost[i][j] = min(cost[i + 1][j], cost[i][j + 1] if j < P else E)
+            else:
+                options = [cost[i + 1][j] + 1]  # drop the shown line
+                if j < P:
+                    options += [cost[i][j + 1] + 1,  # add the printed line
+                                cost[i + 1][j + 1] + (0 if fits(expected[i], printed[j]) else 1)]
+                cost[i][j] = min(options)
+    lines, i, j = [], 0, 0
+    while i < E or j < P:
+        if i == E:
+            lines.append(printed[j])
+            j += 1
+        elif expected[i].strip() == "...":
+            if j < P and cost[i][j] == cost[i][j + 1]:
+                j += 1
+            else:
+                lines.append(expected[i])
+                i += 1
+        elif j < P and cost[i][j] == cost[i + 1][j + 1] + (0 if fits(expected[i], printed[j])
+                                                             else 1):
+            lines.append(expected[i] if fits(expected[i], printed[j]) else printed[j])
+            i, j = i + 1, j + 1
+        elif cost[i][j] == cost[i + 1][j] + 1:
+            i += 1
+        else:
+            lines.append(printed[j])
+            j += 1
+    return lines
+
+
+def imported_files(path):
+    """The project's files that the module at `path` can import, itself included."""
+    found, todo = set(), [path]
+    while todo:
+        path = todo.pop()
+        if path in found or not path.exists():
+            continue
+        found.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                     if isinstance(node, ast.ImportFrom) and node.module else [])
+            for name in names:
+                parts = name.split(".")
+                todo += [ROOT.joinpath(*parts).with_suffix(".py"),
+                         ROOT.joinpath(*parts, "__init__.py")]
+    return found
+
+
+def cache_file(page):
+    """Where a page's recorded outputs are kept, named by everything they depend on; None
+    where the record is not to be used."""
+    if os.environ.get("CI") or os.environ.get("DOCS_CACHE") == "0":
+        return None
+    import matplotlib
+    import numpy
+    import torch
+
+    text = page.read_text()
+    files = {Path(__file__).resolve()}
+    for script in set(re.findall(r"^\$ python3? (\S+\.py)", text, flags=re.M)):
+        files |= imported_files(ROOT / script)
+    key = hashlib.sha256(text.encode())
+    for path in sorted(files):
+        key.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    key.update(f"{sys.version} {torch.__version__} {numpy.__version__} "
+               f"{matplotlib.__version__}".encode())
+    folder = Path(tempfile.gettempdir()) / "gradient-descent-docs" / hashlib.sha256(
+        str(ROOT).encode()).hexdigest()[:16]
+    return folder / f"{page.stem}-{key.hexdigest()[:32]}.json"
 
 
 class PyconParser:
@@ -120,11 +229,25 @@ SYBIL = Sybil(parsers=[CodeBlockParser(language="console", evaluator=check_conso
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
-def test_every_command_prints_what_the_page_shows(page, tmp_path):
+def test_every_command_prints_what_the_page_shows(page, tmp_path, request):
+    update = request.config.getoption("--update-docs")
+    record = None if update else cache_file(page)
+    replay = json.loads(record.read_text()) if record and record.exists() else None
     document = SYBIL.parse(page)
-    document.namespace["cwd"] = tmp_path
+    document.namespace.update(cwd=tmp_path, update=update, rewrites=[], printed=[],
+                              replay=None if replay is None else iter(replay))
     for example in document:
         example.evaluate()
+    text = page.read_text()
+    for old, new in document.namespace["rewrites"]:
+        text = text.replace(f"```console\n{old}```", f"```console\n{new}```", 1)
+    if document.namespace["rewrites"]:
+        page.write_text(text)
+    elif record is not None and replay is None:  # passed: keep what it printed
+        record.parent.mkdir(parents=True, exist_ok=True)
+        staged = record.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(json.dumps(document.namespace["printed"]))
+        os.replace(staged, record)
 
 
 def exercises(text):

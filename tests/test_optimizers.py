@@ -250,8 +250,10 @@ def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp
     (["--method", "sgd"], "--method: invalid choice: 'sgd'"),
     (["--method", "gd", "--lr", "0"], "--lr: '0' must be a finite number above 0"),
     (["--method", "gd", "--lr", "-inf"], "--lr: '-inf' is not a finite number"),
-    (["--method", "adam", "--momentum", "0.5"], "--momentum is not a setting of adam"),
-    (["--method", "gd", "--eps", "1e-8"], "--eps is not a setting of gd"),
+    (["--method", "adam", "--momentum", "0.5"],
+     "--momentum is an option of --method momentum or nesterov or rmsprop, not of adam"),
+    (["--method", "gd", "--eps", "1e-8"],
+     "--eps is an option of --method adagrad or rmsprop or adam, not of gd"),
     (["--lr", "0.1"], "--lr needs --method"),
     (["--method", "nesterov", "--momentum", "0"], "nesterov needs a momentum above 0"),
 ])

@@ -12,10 +12,10 @@ import time
 import pytest
 from conftest import ROOT, run_script
 
-import cli
 import compare
 import data
-from output import Output
+from plumbing.output import Output
+from plumbing.run import Stopped
 
 
 def earlier_files(folder, names=("batch_loss.png", "sgd_loss.png", "compare_loss.png")):
@@ -66,7 +66,7 @@ def test_files_are_put_in_place_together(tmp_path):
 
 @pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
                                    PermissionError(errno.EACCES, "Permission denied"),
-                                   KeyboardInterrupt(), cli.Terminated()],
+                                   KeyboardInterrupt(), Stopped()],
                          ids=["disk-full", "permission", "ctrl-c", "sigterm"])
 def test_a_failure_between_two_files_leaves_the_folder_as_it_was(tmp_path, error):
     out = tmp_path / "out"

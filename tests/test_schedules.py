@@ -16,7 +16,7 @@ EPOCHS = 6
 # {name: (the schedule's options, the torch.optim.lr_scheduler that does the same)}
 REFERENCES = {
     "constant": ({}, lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0)),
-    "step": ({"step_size": 2, "gamma": 0.5},
+    "step": ({"step_every": 2, "gamma": 0.5},
              lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)),
     "exponential": ({"gamma": 0.8},
                     lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8)),
@@ -64,10 +64,7 @@ def test_the_scheduled_path_equals_torch_optims(data, name, batch_size):
     orders = [torch.randperm(len(X), generator=generator) for _ in range(EPOCHS)]
     lrs, expected = scheduled_optim_path(X, Y, 0.02, name, orders, batch_size)
     schedule = schedules.step_sizes(name, 0.02, EPOCHS, REFERENCES[name][0])
-    hand = train_sgd(X, Y, 0.02, EPOCHS, batch_size=batch_size, seed=seed, verbose=False,
-                     schedule=schedule)
-    torch.testing.assert_close(torch.tensor(hand.path), expected)
-    # The update seam does the same, for every method.
+    # train_sgd.py --schedule runs the update seam, descent.train, with the plain update.
     seam = train(X, Y, gd_update, {"lr": 0.02}, EPOCHS, batch_size, seed=seed,
                  schedule=schedule)
     torch.testing.assert_close(torch.tensor(seam.path), expected)
@@ -76,8 +73,8 @@ def test_the_scheduled_path_equals_torch_optims(data, name, batch_size):
 def test_a_cosine_schedule_settles_where_a_constant_step_does_not(data):
     X, Y = data
     ls_w, ls_b, _ = least_squares(X, Y)
-    cosine = train_sgd(X, Y, 0.01, 100, verbose=False,
-                       schedule=schedules.step_sizes("cosine", 0.01, 100))
+    cosine = train(X, Y, gd_update, {"lr": 0.01}, 100, 1,
+                   schedule=schedules.step_sizes("cosine", 0.01, 100))
     constant = train_sgd(X, Y, 0.01, 100, verbose=False)
     assert abs(cosine.w - ls_w) < 0.02 and abs(cosine.b - ls_b) < 0.02
     assert abs(constant.w - ls_w) > 0.02 or abs(constant.b - ls_b) > 0.02
@@ -85,8 +82,8 @@ def test_a_cosine_schedule_settles_where_a_constant_step_does_not(data):
 
 def test_sampling_with_replacement_draws_from_the_seeded_generator(data):
     X, Y = data
-    run = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False, replacement=True)
-    again = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False, replacement=True)
+    run = train(X, Y, gd_update, {"lr": 0.01}, 2, 1, seed=7, replacement=True)
+    again = train(X, Y, gd_update, {"lr": 0.01}, 2, 1, seed=7, replacement=True)
     assert run.path == again.path
     generator = torch.Generator().manual_seed(7)
     orders = [torch.randint(len(X), (len(X),), generator=generator) for _ in range(2)]

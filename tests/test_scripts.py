@@ -104,6 +104,7 @@ BAD_VALUES = {
     "--n": ["0", "1", "10000001"], "--seed": ["-1", "x"], "--w0": ["nan"], "--b0": ["inf"],
     "--noise": ["-1", "1e308"], "--slope": ["inf", "1e308"], "--batch-size": ["0"],
     "--sizes": ["1"], "--repeats": ["0"], "--budget": ["0"], "--sweep-points": ["1"],
+    "--workers": ["0"], "--costs-up-to": ["99999"], "--latency-us": ["0"],
 }
 
 

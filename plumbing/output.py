@@ -1,19 +1,21 @@
 """A run's files go into their folder all at once or not at all.
 
-Nothing here is about gradient descent. A script collects what it will write (figures, a
-GIF, a CSV), and `Output.commit()` renders every file into a hidden staging folder first;
-only when all of them are complete does it move them into place, together, holding a lock
-on the folder and with Ctrl-C and the other stopping signals held back for that moment. A
-failure or an interrupt before then leaves the folder exactly as it was, and the staging
-folder is removed. Two runs into one folder end with one run's complete set.
+A script collects what it will write (figures, a GIF, a CSV); `Output.commit()` renders
+every file into a hidden staging folder beside their final place first, and only when all
+of them are complete moves them in, together (a rename each: instant, and needing no
+space), holding a lock on the folder and with the stop signals held back for that moment.
+A failure or an interrupt before then leaves the folder exactly as it was. Two runs into
+one folder end with one run's complete set.
 """
 
-import fcntl
+import hashlib
 import os
 import shutil
-import signal
 import tempfile
-import threading
+
+from filelock import FileLock
+
+from plumbing.run import signals_held
 
 
 def nearest_existing(path):
@@ -22,6 +24,12 @@ def nearest_existing(path):
     while not os.path.lexists(path):
         path = os.path.dirname(path)
     return path
+
+
+def folder_lock(folder):
+    """A lock for one folder, kept outside it (the folder gets no file of its own)."""
+    key = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:24]
+    return FileLock(os.path.join(tempfile.gettempdir(), f"gradient-descent-{key}.lock"))
 
 
 class Output:
@@ -47,8 +55,6 @@ class Output:
         existing = nearest_existing(self.folder)
         if not os.path.isdir(existing):
             raise NotADirectoryError(20, "not a folder", existing)
-        # Staged beside the files' final place, on the same file system, so that putting
-        # a file in place is a rename: instant, and needing no space.
         staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
         try:
             umask = os.umask(0)
@@ -56,48 +62,29 @@ class Output:
             for name, write in self.writers.items():
                 path = os.path.join(staging, name)
                 write(path)
-                # mkdtemp's folder is private; give each file what a plain save would.
-                os.chmod(path, 0o666 & ~umask)
-            return self._place(staging)
+                os.chmod(path, 0o666 & ~umask)  # what a plain save would give
+            # While files move, a stop signal waits: acted on between two renames, it could
+            # lose a file.
+            with signals_held():
+                return self._place(staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _place(self, staging):
-        # While files move, a stopping signal is only noted, then acted on once they are all
-        # in place (or all back): an exception raised between two renames could lose a file.
-        noted = []
-        stopping = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
-        if threading.current_thread() is not threading.main_thread():
-            stopping = []  # Python runs signal handlers in the main thread only
-        earlier = {signum: signal.signal(signum, lambda signum, frame: noted.append(signum))
-                   for signum in stopping}
-        created = []
+        created = []  # the folders made for the files, deepest first
+        missing = self.folder
+        while not os.path.lexists(missing):
+            created.append(missing)
+            missing = os.path.dirname(missing)
         try:
-            missing = self.folder
-            while not os.path.lexists(missing):
-                created.append(missing)
-                missing = os.path.dirname(missing)
             os.makedirs(self.folder, exist_ok=True)
-            lock = os.open(self.folder, os.O_RDONLY)
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with folder_lock(self.folder):
                 return self._swap_in(staging)
-            except BaseException:
-                for folder in created:  # deepest first
-                    if os.path.isdir(folder) and not os.listdir(folder):
-                        os.rmdir(folder)
-                raise
-            finally:
-                os.close(lock)
-        finally:
-            for signum, handler in earlier.items():
-                signal.signal(signum, handler)
-            for signum in noted[:1]:
-                handler = earlier[signum]
-                if callable(handler):
-                    handler(signum, None)
-                elif handler == signal.SIG_DFL:
-                    os.kill(os.getpid(), signum)
+        except BaseException:
+            for folder in created:
+                if os.path.isdir(folder) and not os.listdir(folder):
+                    os.rmdir(folder)
+            raise
 
     def _swap_in(self, staging):
         targets = {name: os.path.join(self.folder, name) for name in self.writers}
@@ -122,3 +109,30 @@ class Output:
                     os.replace(aside, target)
             raise
         return list(targets.values())
+
+
+def save_figures(out_dir, figures, files=None):
+    """Put other files ({name: write(path)}) and the figures ({name: figure}) into out_dir,
+    all at once or not at all, and print the full path of each."""
+    output = Output(out_dir)
+    for name, write in (files or {}).items():
+        output.add(name, write)
+    for name, figure in figures.items():
+        output.add_figure(name, figure)
+    for path in output.commit():
+        print(f"wrote {path}")
+
+
+def show_figures(figures, show):
+    """Open the figures in a window if asked (and possible), then close them."""
+    import sys
+
+    import matplotlib.pyplot as plt
+
+    if show:
+        if plt.get_backend().lower() == "agg":
+            print("note: no display available; the figures were saved only", file=sys.stderr)
+        else:
+            plt.show()
+    for figure in figures.values():
+        plt.close(figure)

@@ -1,0 +1,261 @@
+"""The command line: bounded numbers, the shared options declared once, one-line errors.
+
+A setting is declared as (type, interval, help): `(float, "(0, inf)", "step size")`. The
+interval is written as in mathematics, a bracket including its end and a parenthesis
+excluding it, and becomes the check, the words of `--help` and the error message. Its flag
+is the name with dashes: order_seed is --order-seed.
+"""
+
+import argparse
+import math
+import os
+import re
+import sys
+
+# No run should go silent for hours: a cap on epochs, and on the updates of a run (at about
+# 0.2 ms an update here, a million take a few minutes).
+MAX_EPOCHS = 100_000
+MAX_UPDATES = 1_000_000
+MAX_SAMPLES = 1_000_000_000  # samples processed by a run: epochs * n
+
+SEED = f"[0, {2**63 - 1}]"
+# The options the training scripts share: {name: (type, interval, help)}.
+SHARED = {
+    "lr": (float, "(0, inf)", "step size"),
+    "epochs": (int, f"[1, {MAX_EPOCHS}]",
+               f"passes over the data (and at most {MAX_UPDATES:,} updates a run)"),
+    "batch_size": (int, "[1, inf)", "samples per update: 1 is SGD, more is mini-batch descent"),
+    "order_seed": (int, SEED, "seed of the per-epoch shuffling of the samples"),
+    "w0": (float, "(-inf, inf)", "starting slope w"),
+    "b0": (float, "(-inf, inf)", "starting intercept b"),
+    "batch_lr": (float, "(0, inf)", "step size of batch gradient descent"),
+    "sgd_lr": (float, "(0, inf)", "step size of SGD (batch size 1)"),
+}
+INTERVAL = re.compile(r"([\[(])\s*([^,\s]+)\s*,\s*([^\s\])]+)\s*([\])])")
+
+
+def ends(kind, interval):
+    """(opening, low, high, closing) of an interval; the ends exact for whole numbers."""
+    opening, low, high, closing = INTERVAL.fullmatch(interval).groups()
+    low, high = (float(end) if kind is float or "inf" in end else int(end) for end in (low, high))
+    return opening, low, high, closing
+
+
+def limits(kind, interval):
+    """The interval in words, e.g. "a whole number from 1 to 100,000"."""
+    opening, low, high, closing = ends(kind, interval)
+    show = (lambda end: f"{end:,}") if kind is int else (
+        lambda end: f"{end:g}".replace("e+0", "e").replace("e+", "e"))
+    word = "whole number" if kind is int else "number"
+    if math.isinf(high):
+        if math.isinf(low):
+            return f"a finite {word}"
+        if kind is int:
+            return f"a whole number of at least {show(low)}"
+        return f"a finite number {'above' if opening == '(' else 'of at least'} {show(low)}"
+    start = f"from {show(low)}" if opening == "[" else f"above {show(low)},"
+    end = ("to" if opening == "[" else "up to") if closing == "]" else "up to (not including)"
+    return f"a {word} {start} {end} {show(high)}"
+
+
+def number(kind, interval):
+    """An argparse type: an int or a float within `interval`, refused in one line."""
+    opening, low, high, closing = ends(kind, interval)
+    words = limits(kind, interval)
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if (value < low or value > high or (opening == "(" and value == low)
+                or (closing == ")" and value == high)):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {words}")
+        return value
+
+    return parse
+
+
+def flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def add(parser, name, default, declarations=SHARED, help=None, interval=None, shown=None,
+        **more):
+    """Add the option `name` as `declarations` declare it; help and interval may differ.
+    shown: the default to state in --help where `default` is None."""
+    kind, declared, text = declarations[name]
+    interval = interval or declared
+    text = f"{help or text}; {limits(kind, interval)}"
+    parser.add_argument(flag(name), dest=name, type=number(kind, interval), default=default,
+                        help=text if shown is None else f"{text} (default: {shown})", **more)
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default in --help, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with every default shown in --help and errors kept to one line."""
+
+    def __init__(self, description):
+        super().__init__(description=description, formatter_class=DefaultsFormatter)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        # argparse reads "-1" and "-1.5" as values but "-1e30" and "-inf" as options: join
+        # such a value to its option ("--w0=-1e30"), which argparse always reads as a value.
+        words = []
+        for word in sys.argv[1:] if args is None else args:
+            if words and words[-1].startswith("--") and "=" not in words[-1] \
+                    and re.fullmatch(r"-(\d|\.\d|inf|nan)\S*", word, re.IGNORECASE):
+                words[-1] += "=" + word
+            else:
+                words.append(word)
+        return super().parse_known_args(words, namespace)
+
+
+def add_training_args(parser, data, lr, epochs):
+    """--lr, --epochs, --w0, --b0, the data's options and the output's."""
+    add(parser, "lr", lr)
+    add(parser, "epochs", epochs)
+    add(parser, "w0", -10.0)
+    add(parser, "b0", -20.0)
+    add_data_args(parser, data)
+    add_output_args(parser)
+
+
+def add_side_by_side_args(parser, data):
+    """The knobs of scripts that run batch descent and SGD side by side on the same data."""
+    add(parser, "epochs", 20)
+    add(parser, "batch_lr", 0.1)
+    add(parser, "sgd_lr", 0.01)
+    add(parser, "order_seed", 42)
+    add_data_args(parser, data)
+    add_output_args(parser)
+
+
+def add_data_args(parser, data):
+    """Where the data comes from: a generated line, with the options `data.OPTIONS`
+    declares (None where not given: `data.DEFAULTS`), or a CSV file of one's own (--data)."""
+    for name in data.OPTIONS:
+        add(parser, name, None, data.OPTIONS, shown=f"{data.DEFAULTS[name]:g}")
+    parser.add_argument("--data", metavar="FILE.csv", default=None,
+                        help="train on this CSV instead: a header row naming columns x and y")
+
+
+def add_variants(parser, name, variants, declarations, help, default=None, pairs=None):
+    """--NAME, one of `variants` ({choice: the defaults of its own settings}), and an option
+    for each setting `declarations` declares, its help naming the choices that take it and
+    their defaults. pairs: {a setting: the two options that set it} (betas: --beta1, --beta2)."""
+    parser.add_argument(flag(name), choices=list(variants), default=default, help=help)
+    for setting in declarations:
+        takers = ", ".join(f"{choice} {value:g}" for choice, defaults in variants.items()
+                           for part, value in own_settings(defaults, pairs) if part == setting)
+        add(parser, setting, None, declarations, help=f"{declarations[setting][2]} (default: "
+            f"{takers})" if takers else None)
+
+
+def own_settings(defaults, pairs=None):
+    """(option, default) of each setting in `defaults`, a pair's two parts apart."""
+    return [part for setting, value in defaults.items()
+            for part in (zip((pairs or {})[setting], value, strict=True)
+                         if setting in (pairs or {}) else [(setting, value)])]
+
+
+def names_of(defaults, pairs=None):
+    return [part for part, _ in own_settings(defaults, pairs)]
+
+
+def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=None):
+    """The settings of variant `chosen`: its defaults, with what the command line gave. A
+    setting given for a variant that does not take it is refused in one line."""
+    for setting in declarations:
+        if getattr(args, setting) is not None and setting not in names_of(variants[chosen],
+                                                                          pairs):
+            takers = [choice for choice in variants
+                      if setting in names_of(variants[choice], pairs)]
+            parser.error(f"{flag(setting)} is an option of {what} {' or '.join(takers)}, "
+                         f"not of {chosen}")
+    settings = dict(variants[chosen])
+    for setting, value in settings.items():
+        parts = (pairs or {}).get(setting)
+        if parts:
+            settings[setting] = tuple(old if getattr(args, part) is None else getattr(args, part)
+                                      for part, old in zip(parts, value, strict=True))
+        elif getattr(args, setting, None) is not None:
+            settings[setting] = getattr(args, setting)
+    return settings
+
+
+def add_output_args(parser):
+    parser.add_argument("--out", default="figures",
+                        help="folder the figures are written to (created if missing)")
+    parser.add_argument("--show", action="store_true",
+                        help="also open the figures in a window (needs a display)")
+
+
+def check_work(parser, epochs, n, batch_size):
+    """Refuse, in one line, a run of more than MAX_UPDATES updates (or MAX_SAMPLES samples)."""
+    updates = epochs * -(-n // batch_size)
+    if updates > MAX_UPDATES or epochs * n > MAX_SAMPLES:
+        parser.error(f"{epochs:,} epochs on {n:,} samples in batches of {batch_size:,} is "
+                     f"{updates:,} updates over {epochs * n:,} samples; the limit is "
+                     f"{MAX_UPDATES:,} updates and {MAX_SAMPLES:,} samples (fewer --epochs)")
+
+
+def parse(parser, argv):
+    """Parse, refuse bad input, and set up for the run before any work is done.
+
+    Returns (args, out_dir). Figures are drawn with Agg, which needs no display, unless
+    --show asked for a window; an MPLBACKEND naming a backend that does not exist then
+    only costs the window.
+    """
+    args = parser.parse_args(argv)
+    requested = os.environ.get("MPLBACKEND")
+    # matplotlib reads MPLBACKEND when it is first imported, and an unknown name fails
+    # there: so it starts on Agg, and --show switches to the asked-for backend afterwards
+    # (or, with none asked for, lets matplotlib pick one that works here).
+    if not args.show or requested:
+        os.environ["MPLBACKEND"] = "Agg"
+    import matplotlib
+
+    if not args.show:
+        matplotlib.use("Agg")
+    elif requested:
+        import matplotlib.pyplot as plt
+
+        try:
+            plt.switch_backend(requested)
+        except (ValueError, ImportError, RuntimeError):
+            plt.switch_backend("Agg")  # no usable window: show_figures says so
+    return args, prepare_out_dir(parser, args.out)
+
+
+def prepare_out_dir(parser, out, option="--out"):
+    """Check, before any work, that the output folder (or the nearest folder above it that
+    exists) is a folder in which a file can be made; leave nothing behind."""
+    import tempfile
+
+    from plumbing.output import nearest_existing
+
+    existing = nearest_existing(out)
+    if not os.path.isdir(existing):
+        kind = "a link that leads to no folder" if os.path.islink(existing) else "a file"
+        parser.error(f"{option} {out!r}: {existing} is {kind}, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
+    except OSError as error:
+        parser.error(f"cannot write to {option} {out!r}: {existing}: "
+                     f"{error.strerror or error}")
+    return out

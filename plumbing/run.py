@@ -1,0 +1,122 @@
+"""A script as a command: stop signals, closed pipes and errors of the operating system
+end it in one line, never a traceback. Every stop signal is handled here, and only here.
+
+Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal closed), SIGQUIT and Windows' Ctrl-Break
+(SIGBREAK), where the system has them, raise an exception in the main thread, so that
+clean-up code runs; the command ends with `interrupted` and the shell's status for that
+signal (130, 143, 129, 131).
+"""
+
+import contextlib
+import errno
+import os
+import signal
+import sys
+import threading
+
+STOP_SIGNALS = [getattr(signal, name) for name in
+                ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGBREAK") if hasattr(signal, name)]
+
+
+class Stopped(SystemExit):
+    """A stop signal other than Ctrl-C (which raises KeyboardInterrupt): the code is the
+    shell's exit status for it."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(128 + signum)
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def signals_held(ignore=False):
+    """Within the block a stop signal is only noted (or, with ignore=True, ignored: a child
+    process started meanwhile inherits that); after it, the first one noted is acted on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers in the main thread only
+        return
+    noted = []
+    held = signal.SIG_IGN if ignore else (lambda signum, frame: noted.append(signum))
+    earlier = {signum: signal.signal(signum, held) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in earlier.items():
+            signal.signal(signum, handler)
+        if noted:
+            signal.raise_signal(noted[0])
+
+
+class QuietWhenClosed:
+    """Standard output that goes quiet once its reader is gone (`| head -1`), so the run
+    still finishes and writes its files."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text):
+        if not self.closed_by_reader:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._close()
+        return len(text)
+
+    def flush(self):
+        if not self.closed_by_reader:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self):
+        # The Python docs' recipe: point the descriptor at the null device, so that the
+        # interpreter's last flush finds no broken pipe to complain about.
+        self.closed_by_reader = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def error_text(error):
+    """An operating-system error in one line: the path, then the reason."""
+    reason = error.strerror or errno.errorcode.get(error.errno, "") or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def run(main):
+    """Run a script's main() as a command (see the module's docstring); an error of the
+    operating system is one line naming the path and the reason, exit status 1."""
+    # A stream closed by the shell (`>&-`) is None: write to nowhere instead.
+    sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 (lives as long as the run)
+    sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show a character shows an escape instead of failing.
+        stream.reconfigure(errors="backslashreplace")
+    sys.stdout = QuietWhenClosed(sys.stdout)
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT:
+            signal.signal(signum, _raise_stopped)
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(_stopped(130, "interrupted"))
+    except Stopped as stop:
+        sys.exit(_stopped(stop.code, "interrupted"))
+    except OSError as error:
+        sys.exit(_stopped(1, f"{os.path.basename(sys.argv[0])}: error: {error_text(error)}"))
+
+
+def _stopped(status, message):
+    sys.stdout.flush()
+    try:
+        print(message, file=sys.stderr)
+    except (OSError, ValueError):
+        pass  # no one is reading the errors either: the exit status says it
+    return status
