@@ -404,18 +404,19 @@ def rates_of(method, hyperparams, history, curvatures, least_squares_point, full
 
 
 def print_table(X, Y, runs, least_squares_point):
+    """One row a method; its settings last, so that a new method's longer settings shift
+    no column."""
     from model import final_loss
 
-    width = max(len(settings_text(hyperparams)) for hyperparams, _, _ in runs.values())
-    print(f"{'method':9} {'settings':{width}} {'updates':>7} {'w':>10} {'b':>10} {'loss':>9} "
-          f"{'distance':>9} {'predicted':>9} {'measured':>9}")
+    print(f"{'method':9} {'updates':>7} {'w':>10} {'b':>10} {'loss':>9} {'distance':>9} "
+          f"{'predicted':>9} {'measured':>9}  settings")
     for method, (hyperparams, history, (predicted, measured)) in runs.items():
         distance = ((history.w - least_squares_point[0]) ** 2
                     + (history.b - least_squares_point[1]) ** 2) ** 0.5
         rates = ["-" if rate is None else f"{rate:.4f}" for rate in (predicted, measured)]
-        print(f"{method:9} {settings_text(hyperparams):{width}} {history.updates:7d} "
-              f"{history.w:+10.6f} {history.b:+10.6f} {final_loss(X, Y, history):9.6f} "
-              f"{distance:9.2e} {rates[0]:>9} {rates[1]:>9}")
+        print(f"{method:9} {history.updates:7d} {history.w:+10.6f} {history.b:+10.6f} "
+              f"{final_loss(X, Y, history):9.6f} {distance:9.2e} {rates[0]:>9} {rates[1]:>9}  "
+              f"{settings_text(hyperparams)}")
 
 
 def phase_figure(X, Y, args, curvatures, best, drawing):

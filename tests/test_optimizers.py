@@ -210,19 +210,21 @@ def test_the_table_shows_each_runs_result_and_rates_that_match(data, tmp_path, c
     for method, row in rows.items():
         hyperparams = optimizers.DEFAULTS[method]
         history = train(X, Y, optimizers.UPDATES[method], hyperparams, 100)
+        # method, updates, w, b, loss, distance, predicted, measured, then the settings
         fields = row.split()
-        w, b = float(fields[-6]), float(fields[-5])
+        assert row.split("  ")[-1] == optimizers.settings_text(hyperparams)
+        w, b = float(fields[2]), float(fields[3])
         assert (w, b) == pytest.approx((history.w, history.b), abs=1e-6)
-        assert float(fields[-3]) == pytest.approx(((w - ls_w)**2 + (b - ls_b)**2)**0.5,
-                                                  rel=0.01, abs=1e-6)
+        assert float(fields[5]) == pytest.approx(((w - ls_w)**2 + (b - ls_b)**2)**0.5,
+                                                 rel=0.01, abs=1e-6)
         if method in ("gd", "momentum", "nesterov"):
-            predicted, measured = float(fields[-2]), float(fields[-1])
+            predicted, measured = float(fields[6]), float(fields[7])
             assert predicted == pytest.approx(optimizers.predicted_rate(
                 method, hyperparams["lr"], hessian_eigenvalues(X),
                 hyperparams.get("momentum", 0.0)), abs=5e-5)
             assert measured == pytest.approx(predicted, rel=0.05)
         else:
-            assert fields[-2:] == ["-", "-"]
+            assert fields[6:8] == ["-", "-"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["momentum_phase.png",
                                                                 "optimizers.png"]
 
