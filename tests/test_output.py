@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT, run_script
@@ -127,23 +126,11 @@ def test_a_failed_figure_in_a_script_leaves_no_trace(tmp_path, monkeypatch):
 
 # As a person runs them: one line, the right exit status, nothing half-written.
 
-def test_a_folder_in_the_way_is_one_line_with_exit_status_1(tmp_path):
-    out = tmp_path / "out"
-    earlier_files(out)
-    (out / "sgd_loss.png").unlink()
-    (out / "sgd_loss.png").mkdir()
-    before = snapshot(out)
-    result = run_script("compare.py", "--epochs", "2", "--out", out)
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"compare.py: error: {out / 'sgd_loss.png'}: a folder is in the way"]
-    assert snapshot(out) == before and no_staging_left(out)
-
-
 def start(script, *args, cwd=None, env=None):
     return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd, env={**os.environ, "MPLBACKEND": "Agg", **(env or {})})
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd,
+                            env={**os.environ, "MPLBACKEND": "Agg", **(env or {})})
 
 
 def wait_for_line(process, prefix):
@@ -153,14 +140,32 @@ def wait_for_line(process, prefix):
     raise AssertionError(f"no line starting {prefix!r}; stderr: {process.stderr.read()}")
 
 
+# The stand-in (tests/standin.py) runs the scripts' own plumbing without their imports,
+# and waits where it is told to: these tests synchronise on what it prints, never on time.
+STANDIN = "tests/standin.py"
+NEW = {"a.txt": b"new", "b.txt": b"new", "c.txt": b"new"}
+
+
+def test_a_folder_in_the_way_is_one_line_with_exit_status_1(tmp_path):
+    out = tmp_path / "out"
+    earlier_files(out, ["a.txt", "c.txt"])
+    (out / "b.txt").mkdir()
+    before = snapshot(out)
+    result = run_script(STANDIN, out, "plain")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"standin.py: error: {out / 'b.txt'}: a folder is in the way"]
+    assert snapshot(out) == before and no_staging_left(out)
+
+
 @pytest.mark.parametrize("sent, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
                                           (signal.SIGHUP, 129), (signal.SIGQUIT, 131)],
                          ids=["ctrl-c", "sigterm", "sighup", "sigquit"])
-def test_a_signal_during_training_is_one_line_and_changes_nothing(tmp_path, sent, status):
+def test_a_signal_during_the_work_is_one_line_and_changes_nothing(tmp_path, sent, status):
     out = tmp_path / "out"
-    before = earlier_files(out, ["sgd_loss.png"])
-    process = start("train_sgd.py", "--epochs", "5000", "--out", out)
-    wait_for_line(process, "epoch   1:")
+    before = earlier_files(out, ["a.txt", "b.txt"])
+    process = start(STANDIN, out, "wait")
+    wait_for_line(process, "ready")
     process.send_signal(sent)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == status
@@ -168,40 +173,52 @@ def test_a_signal_during_training_is_one_line_and_changes_nothing(tmp_path, sent
     assert snapshot(out) == before and no_staging_left(out)
 
 
-def test_sigterm_while_the_animation_is_written_leaves_no_partial_file(tmp_path):
+def test_ctrl_c_during_a_real_training_run_is_one_line_and_changes_nothing(tmp_path):
     out = tmp_path / "out"
-    before = earlier_files(out, ["fit.gif"])
-    process = start("visualize.py", "--only", "animation", "--out", out)
-    wait_for_line(process, "[1/1] animation")
-    time.sleep(0.5)  # the GIF's frames are being drawn into the staging folder now
+    before = earlier_files(out, ["sgd_loss.png"])
+    process = start("train_sgd.py", "--epochs", "5000", "--out", out)
+    wait_for_line(process, "epoch   1:")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stderr == "interrupted\n"
+    assert snapshot(out) == before and no_staging_left(out)
+
+
+def test_sigterm_while_a_file_is_half_written_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "out"
+    before = earlier_files(out, ["b.txt"])
+    process = start(STANDIN, out, "staging")
+    wait_for_line(process, "staging")  # b.txt is half written, in the staging folder
+    assert not no_staging_left(out)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143 and stderr == "interrupted\n"
     assert snapshot(out) == before and no_staging_left(out, tmp_path)
 
 
-def test_two_runs_into_one_folder_end_with_one_runs_complete_set(tmp_path, capsys):
-    alone = {}
-    for seed in (1, 2):
-        compare.main(["--epochs", "2", "--seed", str(seed), "--out", str(tmp_path / str(seed))])
-        alone[seed] = snapshot(tmp_path / str(seed))
-    together = [start("compare.py", "--epochs", "2", "--seed", seed, "--out", tmp_path / "both")
-                for seed in (1, 2)]
-    for process in together:
-        process.communicate(timeout=120)
-        assert process.returncode == 0
-    assert snapshot(tmp_path / "both") in (alone[1], alone[2])
+def test_two_runs_into_one_folder_end_with_one_runs_complete_set(tmp_path):
+    out = tmp_path / "out"
+    first = start(STANDIN, out, "staging", "first")
+    wait_for_line(first, "staging")
+    # The second run starts and ends while the first is half way through its files.
+    second = run_script(STANDIN, out, "plain", "second")
+    assert second.returncode == 0
+    assert snapshot(out) == dict.fromkeys(NEW, b"second")
+    _, stderr = first.communicate("go\n", timeout=60)
+    assert first.returncode == 0 and stderr == ""
+    assert snapshot(out) == dict.fromkeys(NEW, b"first")
 
 
 def test_a_closed_pipe_ends_printing_but_not_the_run(tmp_path):
-    process = start("compare.py", "--out", tmp_path / "out")
+    process = start(STANDIN, tmp_path / "out", "chatty")
     first = process.stdout.readline()
     process.stdout.close()  # as `| head -1` does
+    process.stdin.write("go\n")
+    process.stdin.close()
     stderr = process.stderr.read()
-    process.wait(timeout=120)
-    assert first.startswith("data:") and process.returncode == 0 and stderr == ""
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
-        "batch_loss.png", "compare_loss.png", "sgd_loss.png"]
+    process.wait(timeout=60)
+    assert first == "line 0\n" and process.returncode == 0 and stderr == ""
+    assert snapshot(tmp_path / "out") == NEW
 
 
 def test_an_unknown_backend_does_not_matter_without_show(tmp_path):
@@ -218,9 +235,9 @@ def test_an_unknown_backend_with_show_is_one_line(tmp_path):
 
 def test_a_path_the_terminal_cannot_encode_does_not_raise(tmp_path):
     out = tmp_path / "grafiken-überall"
-    result = run_script("data.py", "--out", out, env={"PYTHONIOENCODING": "ascii"})
+    result = run_script(STANDIN, out, "plain", env={"PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0 and "Traceback" not in result.stderr
-    assert (out / "data.png").exists()
+    assert snapshot(out) == NEW
     assert "grafiken-\\xfcberall" in result.stdout
 
 
@@ -342,8 +359,7 @@ def test_a_csv_path_that_is_not_a_plain_file_is_refused(tmp_path, capsys):
 
 
 def test_a_closed_standard_output_is_not_a_traceback(tmp_path):
-    result = subprocess.run(f'"{sys.executable}" "{ROOT / "data.py"}" --out "{tmp_path}" >&-',
-                            shell=True, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
+    result = subprocess.run(f'"{sys.executable}" "{ROOT / STANDIN}" "{tmp_path}" plain >&-',
+                            shell=True, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stderr == ""
-    assert (tmp_path / "data.png").exists()
+    assert snapshot(tmp_path) == NEW
