@@ -4,12 +4,11 @@ Each rung replaces one piece of the tutorial's loop with what everyday PyTorch c
 and changes nothing else: every rung starts where the tutorial starts, visits the samples
 in the same order, and takes the same steps (tests/test_everyday_pytorch.py holds every
 path to rung 2's). The script prints each rung's final (w, b) and how far its path ever
-got from rung 2's, shows why a DataLoader's shuffling is not our shuffling, and measures
+got from rung 2's, shows why a DataLoader's shuffling is not train_sgd.py's, and measures
 what each rung costs per update. Run `python everyday_pytorch.py --help` for the knobs;
 docs/everyday_pytorch.md is the lesson. Importing this module only defines things.
 """
 
-import functools
 import time
 
 import numpy as np
@@ -30,9 +29,11 @@ from model import (
 TEST_ARGS = ["--epochs", "2", "--cost-updates", "5", "--cost-repeats", "1"]
 
 
-# The five rungs. Each takes the data, the step size, the sample order of every epoch
-# (one tensor of indices each), the batch size and the start, and returns the path:
-# (w, b) at the start and after every update.
+# The five rungs. Rungs 1 to 4 take the data, the step size, the sample order of every
+# epoch (one tensor of indices each), the batch size and the start; rung 5 makes one
+# DataLoader that shuffles by itself, as everyday code does, and the others are handed the
+# order it will visit (loader_orders). Each returns the path: (w, b) at the start and
+# after every update.
 
 def rung1_numpy(X, Y, lr, orders, batch_size, w0, b0):
     """NumPy, float32, with the gradient of the MSE derived by hand: no autograd."""
@@ -108,25 +109,21 @@ def rung4_optimizer(X, Y, lr, orders, batch_size, w0, b0):
     return path
 
 
-def rung5_everyday(X, Y, lr, orders, batch_size, w0, b0, shuffle_seed=None):
-    """The loop every PyTorch program uses: nn.Linear, nn.MSELoss, torch.optim.SGD and a
-    DataLoader. Its sampler is our order of each epoch, so the paths can be compared.
-    With shuffle_seed, the DataLoader shuffles by itself instead (shuffle=True, a
-    generator seeded so), as everyday code does: another order (see dataloader_orders)."""
+def rung5_everyday(X, Y, lr, epochs, batch_size, w0, b0, shuffle=True, seed=42):
+    """The loop every PyTorch program uses: nn.Linear, nn.MSELoss, torch.optim.SGD and one
+    DataLoader, shuffling by itself with a seeded generator and iterated each epoch. The
+    other rungs take the order it visits, worked out by hand (loader_orders)."""
     model = nn.Linear(1, 1)  # w*x + b, with w as model.weight and b as model.bias
     with torch.no_grad():
         model.weight.fill_(w0)
         model.bias.fill_(b0)
     loss_fn = nn.MSELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    dataset = TensorDataset(X, Y)
+    loader = DataLoader(TensorDataset(X, Y), batch_size=batch_size, shuffle=shuffle,
+                        generator=torch.Generator().manual_seed(seed))
     path = [(model.weight.item(), model.bias.item())]
-    shuffled = None if shuffle_seed is None else DataLoader(
-        dataset, batch_size=batch_size, shuffle=True,
-        generator=torch.Generator().manual_seed(shuffle_seed))
-    for order in orders:
-        loader = DataLoader(dataset, batch_size=batch_size, sampler=order.tolist())
-        for x, y in loader if shuffled is None else shuffled:
+    for _ in range(epochs):
+        for x, y in loader:
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -144,6 +141,14 @@ RUNGS = {
 }
 
 
+def run_rung(rung, X, Y, lr, orders, batch_size, shuffle=True, seed=42, w0=-10.0, b0=-20.0):
+    """A rung's path: rungs 1 to 4 on the given orders, rung 5 on its own DataLoader's
+    (the same orders where they were worked out from its generator: loader_orders)."""
+    if rung is rung5_everyday:
+        return rung5_everyday(X, Y, lr, len(orders), batch_size, w0, b0, shuffle, seed)
+    return rung(X, Y, lr, orders, batch_size, w0, b0)
+
+
 def epoch_orders(n, epochs, shuffle=True, seed=42):
     """The sample order of every epoch, as train_sgd.py draws it: a fresh torch.randperm
     from a generator seeded by `seed`, or the stored order."""
@@ -152,40 +157,45 @@ def epoch_orders(n, epochs, shuffle=True, seed=42):
             for _ in range(epochs)]
 
 
-def dataloader_orders(n, epochs, seed=42):
+def loader_orders(n, epochs, shuffle=True, seed=42):
     """The orders a DataLoader(shuffle=True, generator seeded by `seed`) visits, epoch by
-    epoch; and the same worked out by hand from the generator: at the start of each epoch
-    the loader draws one int64 from the generator (its base seed), then the sampler draws
-    a permutation, and one more permutation (of which it keeps nothing) when it has
-    yielded all n."""
-    loader = DataLoader(TensorDataset(torch.arange(n)), batch_size=n, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
-    visited = [torch.cat([batch[0] for batch in loader]) for _ in range(epochs)]
+    epoch, worked out by hand from the generator: at the start of each epoch the loader
+    draws one int64 from it (its base seed), then its sampler draws a permutation, and one
+    more permutation (of which it keeps nothing) when it has yielded all n."""
+    if not shuffle:
+        return [torch.arange(n) for _ in range(epochs)]
     generator = torch.Generator().manual_seed(seed)
-    by_hand = []
+    orders = []
     for _ in range(epochs):
         torch.empty((), dtype=torch.int64).random_(generator=generator)
-        by_hand.append(torch.randperm(n, generator=generator))
+        orders.append(torch.randperm(n, generator=generator))
         torch.randperm(n, generator=generator)
-    return visited, by_hand
+    return orders
 
 
-def cost_per_update(X, Y, batch_size, updates, repeats):
+def dataloader_orders(n, epochs, seed=42):
+    """The orders a DataLoader(shuffle=True, generator seeded by `seed`) visits, as it
+    visits them."""
+    loader = DataLoader(TensorDataset(torch.arange(n)), batch_size=n, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    return [torch.cat([batch[0] for batch in loader]) for _ in range(epochs)]
+
+
+def cost_per_update(batch_size, updates, repeats):
     """Microseconds per update of each rung on batches of `batch_size`, measured side by
-    side: the rungs take turns, `repeats` times, `updates` updates each; the median."""
-    # Whole epochs of the data, then part of one, for exactly `updates` updates.
-    generator = torch.Generator().manual_seed(0)
-    per_epoch = len(X) // batch_size * batch_size
-    orders = [torch.randperm(len(X), generator=generator)[:per_epoch]
-              for _ in range(-(-updates * batch_size // per_epoch))]
-    orders[-1] = orders[-1][:updates * batch_size - per_epoch * (len(orders) - 1)]
+    side: the rungs take turns, `repeats` times, over one epoch of `updates` batches; the
+    median."""
+    from data import make_data
+
+    X, Y = make_data(n=updates * batch_size)
+    orders = loader_orders(len(X), 1, seed=0)
     times = {name: [] for name in RUNGS}
     for rung in RUNGS.values():  # once untimed: the first call pays for warming up
-        rung(X, Y, 1e-4, orders, batch_size, -10.0, -20.0)
+        run_rung(rung, X, Y, 1e-4, orders, batch_size, seed=0)
     for _ in range(repeats):
         for name, rung in RUNGS.items():
             started = time.perf_counter()
-            rung(X, Y, 1e-4, orders, batch_size, -10.0, -20.0)
+            run_rung(rung, X, Y, 1e-4, orders, batch_size, seed=0)
             times[name].append((time.perf_counter() - started) / updates * 1e6)
     return {name: float(np.median(values)) for name, values in times.items()}
 
@@ -203,9 +213,9 @@ def main(argv=None):
     parser.add_argument("--no-shuffle", action="store_true",
                         help="visit the samples in their stored order, as the tutorial does")
     options.add(parser, "order_seed", 42)
-    parser.add_argument("--loader-shuffle", action="store_true",
-                        help="let rung 5's DataLoader shuffle by itself (shuffle=True, its "
-                             "generator seeded with --order-seed) instead of taking our order")
+    parser.add_argument("--randperm-order", action="store_true",
+                        help="rungs 1 to 4 visit the samples as train_sgd.py does (a "
+                             "torch.randperm each epoch), not in the DataLoader's order")
     parser.add_argument("--cost-updates", type=options.number(int, "[1, 10_000]"),
                         default=200, help="updates each rung is timed for, per repeat")
     parser.add_argument("--cost-repeats", type=options.number(int, "[1, 100]"), default=5,
@@ -213,26 +223,25 @@ def main(argv=None):
     options.add_data_args(parser, data)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
-    if args.loader_shuffle and args.no_shuffle:
-        parser.error("--loader-shuffle and --no-shuffle: the DataLoader would shuffle what "
-                     "the other rungs take in order")
+    if args.randperm_order and args.no_shuffle:
+        parser.error("--randperm-order and --no-shuffle: the samples are either shuffled "
+                     "or in order")
     X, Y, source = data.load_data(parser, args)
     n = len(X)
     batch_size = min(args.batch_size, n)
     options.check_work(parser, args.epochs, n, batch_size)
 
-    orders = epoch_orders(n, args.epochs, not args.no_shuffle, args.order_seed)
+    shuffle = not args.no_shuffle
+    if args.randperm_order:  # train_sgd.py's order: rung 5's DataLoader keeps its own
+        orders = epoch_orders(n, args.epochs, seed=args.order_seed)
+    else:  # the order rung 5's DataLoader will visit, worked out by hand
+        orders = loader_orders(n, args.epochs, shuffle, args.order_seed)
     order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
     print(f"data: {source}")
     print(f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on batches of {batch_size}, "
-          f"lr={args.lr:g}, from w=-10 b=-20, "
-          f"samples {order}; every rung on the same orders")
-    rungs = dict(RUNGS)
-    if args.loader_shuffle:
-        rungs["5 nn.Linear, MSELoss, DataLoader"] = functools.partial(
-            rung5_everyday, shuffle_seed=args.order_seed)
-        print("rung 5's DataLoader shuffles by itself (shuffle=True, generator seeded "
-              f"{args.order_seed})")
+          f"lr={args.lr:g}, from w=-10 b=-20, samples {order}; rungs 1 to 4 in the order "
+          + ("train_sgd.py draws (torch.randperm)" if args.randperm_order else
+             "rung 5's DataLoader visits, worked out by hand"))
     bound = stability_bound(X, batch_size)
     rule = ("plain descent on single samples" if batch_size == 1 else
             "batch descent" if batch_size == n else
@@ -244,40 +253,37 @@ def main(argv=None):
     reference = rung2_tutorial(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
     losses = full_loss_along(X, Y, reference).tolist()
     exit_if_diverged(parser, History([losses[0]], losses[1:], reference),
-                         -(-n // batch_size), args.lr, bound, rule)
+                     -(-n // batch_size), args.lr, bound, rule)
     paths = {name: reference if rung is rung2_tutorial else
-             rung(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
-             for name, rung in rungs.items()}
+             run_rung(rung, X, Y, args.lr, orders, batch_size, shuffle, args.order_seed)
+             for name, rung in RUNGS.items()}
     for name, path in paths.items():
         w, b = path[-1]
         print(f"rung {name:37} final w={w:+.6f} b={b:+.6f}; largest distance from rung 2 "
               f"along the path: {largest_distance(path, reference):.1e}")
 
-    visited, by_hand = dataloader_orders(n, 2, args.order_seed)
-    ours = epoch_orders(n, 2, True, args.order_seed)
     shown = min(8, n)
     print(f"the first {shown} samples of epochs 1 and 2, with generators seeded "
           f"{args.order_seed}:")
-    for label, pair in [("torch.randperm (ours)", ours),
-                        ("DataLoader(shuffle=True)", visited),
-                        ("by hand: int64, randperm, randperm", by_hand)]:
+    for label, pair in [("torch.randperm (train_sgd.py)", epoch_orders(n, 2, True,
+                                                                      args.order_seed)),
+                        ("DataLoader(shuffle=True)", dataloader_orders(n, 2, args.order_seed)),
+                        ("by hand: int64, randperm, randperm",
+                         loader_orders(n, 2, True, args.order_seed))]:
         print(f"  {label:35} " + " | ".join(
             " ".join(f"{i:2d}" for i in epoch[:shown].tolist()) for epoch in pair))
 
-    from data import make_data
-
-    X_cost, Y_cost = make_data(n=2048)
-    costs = {size: cost_per_update(X_cost, Y_cost, size, args.cost_updates, args.cost_repeats)
+    costs = {size: cost_per_update(size, args.cost_updates, args.cost_repeats)
              for size in (1, 1024)}
-    print(f"cost per update, the rungs taking turns (median of "
-          f"{args.cost_repeats}, {args.cost_updates} updates each, n=2,048):")
+    print(f"cost per update, the rungs taking turns (median of {args.cost_repeats}, each "
+          f"over one epoch of {args.cost_updates} batches):")
     print(f"  {'rung':37} {'B=1':>10} {'B=1024':>10}")
     for name in RUNGS:
         print(f"  {name:37} {costs[1][name]:7.1f} us {costs[1024][name]:7.1f} us")
 
     from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
 
-    name = "everyday_pytorch_loader_shuffle.png" if args.loader_shuffle else \
+    name = "everyday_pytorch_randperm_order.png" if args.randperm_order else \
         "everyday_pytorch.png"
     figures = {name: drawing.plot_rungs(X, Y, paths, reference)}
     output.save_figures(out_dir, figures)

@@ -21,9 +21,10 @@ SETTINGS = {  # (batch size, shuffled, lr, epochs)
 def test_every_rung_takes_the_tutorials_path(data, rung, setting):
     X, Y = data
     batch_size, shuffled, lr, epochs = SETTINGS[setting]
-    orders = ladder.epoch_orders(len(X), epochs, shuffled, seed=5)
+    # The order rung 5's DataLoader visits, worked out by hand, for every rung.
+    orders = ladder.loader_orders(len(X), epochs, shuffled, seed=5)
     reference = ladder.rung2_tutorial(X, Y, lr, orders, batch_size, -10.0, -20.0)
-    path = ladder.RUNGS[rung](X, Y, lr, orders, batch_size, -10.0, -20.0)
+    path = ladder.run_rung(ladder.RUNGS[rung], X, Y, lr, orders, batch_size, shuffled, seed=5)
     assert len(path) == len(reference) == epochs * -(-len(X) // batch_size) + 1
     torch.testing.assert_close(torch.tensor(path), torch.tensor(reference), rtol=1e-5,
                                atol=1e-5)
@@ -40,7 +41,8 @@ def test_rung_2_is_the_tutorials_own_scripts(data):
 
 
 def test_the_dataloaders_order_is_worked_out_and_is_not_ours():
-    visited, by_hand = ladder.dataloader_orders(100, 3, seed=42)
+    visited = ladder.dataloader_orders(100, 3, seed=42)
+    by_hand = ladder.loader_orders(100, 3, seed=42)
     ours = ladder.epoch_orders(100, 3, True, seed=42)
     for epoch in range(3):
         assert torch.equal(visited[epoch], by_hand[epoch])
@@ -74,22 +76,31 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, complaint):
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-def test_a_dataloader_shuffling_by_itself_takes_the_order_worked_out_by_hand(data):
+def test_the_dataloader_made_once_takes_the_order_worked_out_by_hand_and_not_ours(data):
     X, Y = data
-    _, by_hand = ladder.dataloader_orders(len(X), 2, seed=42)
-    ours = ladder.epoch_orders(len(X), 2)  # handed over, and not used
-    shuffled = ladder.rung5_everyday(X, Y, 0.01, ours, 1, -10.0, -20.0, shuffle_seed=42)
-    expected = ladder.rung2_tutorial(X, Y, 0.01, by_hand, 1, -10.0, -20.0)
-    torch.testing.assert_close(torch.tensor(shuffled), torch.tensor(expected), rtol=1e-5,
+    loader_path = ladder.rung5_everyday(X, Y, 0.01, 2, 1, -10.0, -20.0, seed=42)
+    by_hand = ladder.rung2_tutorial(X, Y, 0.01, ladder.loader_orders(len(X), 2, seed=42), 1,
+                                    -10.0, -20.0)
+    torch.testing.assert_close(torch.tensor(loader_path), torch.tensor(by_hand), rtol=1e-5,
                                atol=1e-5)
-    ours_path = ladder.rung2_tutorial(X, Y, 0.01, ours, 1, -10.0, -20.0)
-    assert ladder.largest_distance(shuffled, ours_path) > 1
+    ours = ladder.rung2_tutorial(X, Y, 0.01, ladder.epoch_orders(len(X), 2), 1, -10.0, -20.0)
+    assert ladder.largest_distance(loader_path, ours) > 1
 
 
-def test_a_shuffling_loader_with_rungs_in_order_is_refused(tmp_path, capsys):
-    status, out, err = run_main(ladder, capsys, "--loader-shuffle", "--no-shuffle",
-                              "--out", tmp_path / "out")
-    assert status == 2 and "--loader-shuffle and --no-shuffle" in err and out == ""
+def test_the_randperm_order_parts_the_rungs_from_the_dataloader(tmp_path, capsys):
+    status, out, err = run_main(ladder, capsys, "--randperm-order", "--epochs", 2,
+                                "--cost-updates", 2, "--cost-repeats", 1, "--out", tmp_path)
+    assert status == 0, err
+    distances = {line.split()[1]: float(line.rsplit(" ", 1)[1]) for line in out.splitlines()
+                 if line.startswith("rung ")}
+    assert distances["5"] > 1 and all(distances[rung] < 1e-5 for rung in "1234")
+    assert [path.name for path in tmp_path.iterdir()] == ["everyday_pytorch_randperm_order.png"]
+
+
+def test_the_randperm_order_with_rungs_in_order_is_refused(tmp_path, capsys):
+    status, out, err = run_main(ladder, capsys, "--randperm-order", "--no-shuffle",
+                                "--out", tmp_path / "out")
+    assert status == 2 and "--randperm-order and --no-shuffle" in err and out == ""
 
 
 def test_a_step_size_that_diverges_ends_in_one_line_naming_the_bound(tmp_path, capsys):
