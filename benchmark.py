@@ -9,6 +9,11 @@ cost promises.
 Run `python benchmark.py --help` for the knobs; docs/benchmark.md is the lesson.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import csv
 import itertools
 import math
@@ -580,8 +585,3 @@ def run_benchmark(args, sizes, out_dir):
                      files={"benchmark.csv": lambda path: write_csv(path, rows)})
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

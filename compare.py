@@ -4,6 +4,11 @@ Trains both, prints a table, and writes the tutorial's two loss figures and its 
 Run `python compare.py --help` for the knobs; docs/compare.md is the lesson.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import math
 
 from model import final_loss, least_squares, stability_bound
@@ -92,8 +97,3 @@ def main(argv=None):
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

@@ -3,9 +3,16 @@
 Importing this module only defines things; `python data.py` draws the data figure.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import csv
 import math
 import os
+import stat
+from array import array
 
 import torch
 
@@ -15,6 +22,9 @@ DEFAULTS = {"n": 100, "slope": -5.0, "noise": 0.4, "seed": 42}
 # deep inside torch's allocator. The data must stay far inside float32 with its squared
 # errors: |y| up to about 1e7.
 MAX_SIZE = 10_000_000
+# A CSV file of one's own (--data) is refused past these, before its values are read.
+MAX_BYTES = 2**31  # 2 GiB: ten million rows of full-precision x, y and a few more columns
+MAX_LINE = 10_000  # characters in one line
 # The data's command-line options: {name: (type, interval, help)} (plumbing/options.py).
 OPTIONS = {
     "n": (int, f"[2, {MAX_SIZE}]", "number of data points on [-5, 5)"),
@@ -47,49 +57,77 @@ def standardise(X):
     return (X - X.mean()) / X.std(correction=0)
 
 
-def read_csv(path):
+def read_csv(path, max_rows=MAX_SIZE):
     """X, Y of shape (n, 1), float32, from the columns named x and y of a CSV file.
 
     Other columns are ignored. Raises ValueError, with a one-line reason, for a file that
-    cannot be read, has no x or y column, holds a value that is not a finite number, or has
-    fewer than 2 rows.
+    cannot be read, is not a plain file, is larger than the limits (MAX_BYTES, max_rows
+    rows after the header, MAX_LINE characters a line), has no x or y column, holds a value
+    that is not a finite number, or has fewer than 2 rows. The limits are checked before
+    the values are read, and the values go straight into float32 arrays.
     """
     try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError("not a plain file (a folder, a device or a pipe)")
+        if status.st_size > MAX_BYTES:
+            raise ValueError(f"{status.st_size:,} bytes; the limit is {MAX_BYTES:,}")
+        lines = 0  # counted first, by the byte: an over-long file is refused in a moment
+        with open(path, "rb") as handle:
+            while lines <= max_rows + 1 and (chunk := handle.read(1 << 20)):
+                lines += chunk.count(b"\n")
+        if lines > max_rows + 1:
+            raise ValueError(f"more than {max_rows + 1:,} lines; the limit is {max_rows:,} "
+                             "rows after the header")
         # utf-8-sig: a file saved as "CSV UTF-8" by a spreadsheet starts with a byte-order mark.
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as error:
+            X, Y = parse_csv(csv.reader(bounded_lines(handle)))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ValueError(getattr(error, "strerror", None) or str(error)) from None
-    if not rows:
+    if len(X) < 2:
+        raise ValueError(f"{len(X)} data row{'' if len(X) == 1 else 's'}; "
+                         "a line needs at least 2")
+    X, Y = (torch.frombuffer(column, dtype=torch.float32).clone().reshape(-1, 1)
+            for column in (X, Y))
+    if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
+        raise ValueError("a value is too large for float32")
+    return X, Y
+
+
+def bounded_lines(handle):
+    """The lines of a text file, refusing one longer than MAX_LINE characters."""
+    for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), ""), start=1):
+        if len(line) > MAX_LINE:
+            raise ValueError(f"line {number} is longer than {MAX_LINE:,} characters")
+        yield line
+
+
+def parse_csv(rows):
+    """The x and y columns of CSV rows (the first names them) as two float32 arrays."""
+    header = [name.strip() for name in next(rows, [])]
+    if not header:
         raise ValueError("the file is empty")
-    header = [name.strip() for name in rows[0]]
     missing = [name for name in ("x", "y") if name not in header]
     if missing:
         raise ValueError(f"no column named {' or '.join(missing)} in the header row "
                          f"({', '.join(header) or 'empty'})")
-    columns = [header.index("x"), header.index("y")]
-    values = []
-    for line, row in enumerate(rows[1:], start=2):
+    columns = {"x": header.index("x"), "y": header.index("y")}
+    values = {"x": array("f"), "y": array("f")}
+    for row in rows:
         if not any(cell.strip() for cell in row):
             continue  # a blank line
-        pair = []
-        for name, column in zip("xy", columns, strict=True):
+        for name, column in columns.items():
             cell = row[column].strip() if column < len(row) else ""
             try:
                 value = float(cell)
             except ValueError:
-                raise ValueError(f"line {line}: {name} = {cell!r} is not a number") from None
+                raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is not a number") \
+                    from None
             if not math.isfinite(value):
-                raise ValueError(f"line {line}: {name} = {cell!r} is not a finite number")
-            pair.append(value)
-        values.append(pair)
-    if len(values) < 2:
-        raise ValueError(f"{len(values)} data row{'' if len(values) == 1 else 's'}; "
-                         "a line needs at least 2")
-    data = torch.tensor(values, dtype=torch.float32)
-    if not torch.isfinite(data).all():
-        raise ValueError("a value is too large for float32")
-    return data[:, :1].clone(), data[:, 1:].clone()
+                raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is not a finite "
+                                 "number")
+            values[name].append(value)
+    return values["x"], values["y"]
 
 
 def write_csv(path, X, Y):
@@ -130,13 +168,13 @@ def main(argv=None):
 
     parser = options.Parser("Draw the tutorial's data: y = slope*x + Gaussian noise.")
     options.add_data_args(parser, data)
-    parser.add_argument("--csv", metavar="FILE.csv",
+    parser.add_argument("--csv", metavar="FILE.csv", type=options.path,
                         help="also write the data to this CSV file (columns x, y), "
                              "to edit and train on with --data")
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     if args.csv is not None:
-        if os.path.isdir(args.csv) or args.csv.endswith(("/", os.sep)) or not args.csv.strip():
+        if os.path.isdir(args.csv) or args.csv.endswith(("/", os.sep)):
             parser.error(f"--csv {args.csv!r} is a folder; give a file name, like data.csv")
         if os.path.lexists(args.csv) and not os.path.isfile(args.csv) or os.path.islink(args.csv):
             parser.error(f"--csv {args.csv!r} is not a plain file; it would be replaced")
@@ -155,8 +193,3 @@ def main(argv=None):
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

@@ -16,6 +16,11 @@ Run `python data_parallel.py --help` for the knobs. Importing this module only d
 things.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import math
 import os
 
@@ -163,14 +168,15 @@ def ddp_shards(n, workers):
     return each, each * workers - n
 
 
-def run_workers(X, Y, workers, ddp=False, store=None, device="cpu", **settings):
+def run_workers(X, Y, workers, ddp=False, store=None, device="cpu", timeout=60, **settings):
     """Batch descent (train_data_parallel, or train_ddp with ddp=True) on `workers`
     processes started here; returns rank 0's History. settings: the train function's."""
     train = train_ddp if ddp else train_data_parallel
     settings.setdefault("verbose", False)
     from plumbing.workers import start_workers
 
-    return start_workers(workers, _train_on, (train, X, Y, device, settings), store, device)
+    return start_workers(workers, _train_on, (train, X, Y, device, settings), store, device,
+                         timeout=timeout)
 
 
 def _train_on(train, X, Y, device, settings):
@@ -229,7 +235,7 @@ def main(argv=None):
     rank0 = not launched or os.environ["RANK"] == "0"
     if not launched:  # the meeting point, taken before any work
         try:
-            store = meeting_point(args.port)
+            store = meeting_point(args.port, args.timeout)
         except OSError as error:
             parser.error(f"--port {args.port}: {error}")
     bound = stability_bound(X, batch_size)
@@ -245,7 +251,7 @@ def main(argv=None):
                   f"{short(bound)} of {rule}; the loss may blow up", flush=True)
 
     if launched:
-        join_group(args.device)
+        join_group(args.device, timeout=args.timeout)
         try:
             train = train_ddp if args.ddp else train_data_parallel
             history = _train_on(train, X, Y, args.device, settings)
@@ -255,7 +261,8 @@ def main(argv=None):
             return
     else:
         try:
-            history = run_workers(X, Y, workers, args.ddp, store, args.device, **settings)
+            history = run_workers(X, Y, workers, args.ddp, store, args.device, args.timeout,
+                                  **settings)
         except WorkerFailed as failure:
             parser.exit(1, f"{parser.prog}: error: {failure}\n")
         # The epoch lines rank 0 would have printed, printed here from its record.
@@ -296,6 +303,9 @@ def add_worker_args(parser, options):
                              "largest count timed, default 2; under torchrun, the launcher's)")
     parser.add_argument("--port", type=options.number(int, "[0, 65535]"), default=0,
                         help="the workers' meeting port on 127.0.0.1; 0 takes a free one")
+    parser.add_argument("--timeout", type=options.number(float, "[1, 3600]"), default=60,
+                        help="seconds a worker waits for the others before the run ends (one "
+                             "stopped or stuck)")
 
 
 def check_device(parser, device, workers):
@@ -338,8 +348,3 @@ def single_process_path(X, Y, args, batch_size):
         reference.name = f"mini-batch descent (train_sgd.py --batch-size {batch_size})"
     return reference
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

@@ -9,6 +9,11 @@ decay (schedules.py) and iterate averaging. Run `python noise_floor.py --help` f
 knobs; docs/settling.md is the lesson.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import numpy as np
 import torch
 
@@ -177,8 +182,3 @@ def schedule_options_text():
                                            defaults.items())
                      for name, (_, defaults) in SCHEDULES.items() if defaults)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

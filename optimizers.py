@@ -14,6 +14,11 @@ phase diagram's grid run. Run `python optimizers.py --help` for the knobs;
 docs/optimizers.md is the lesson. Importing this module only defines things.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import torch
 
 from data import standardise
@@ -435,8 +440,3 @@ def phase_figure(X, Y, args, curvatures, best, drawing):
     return drawing.plot_phase(lrs, betas, excess, start, lam_max, best, PHASE_STEPS,
                               DEFAULTS["momentum"])
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

@@ -10,6 +10,11 @@ and, labelled as a model, what K machines on a network would do.
 Importing this module only defines things.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import os
 import statistics
 import time
@@ -152,7 +157,7 @@ def main(argv=None):
     if "RANK" in os.environ:
         parser.error("this script starts its own workers: run it with python, not torchrun")
     try:
-        store = meeting_point(args.port)
+        store = meeting_point(args.port, args.timeout)
     except OSError as error:
         parser.error(f"--port {args.port}: {error}")
     cores = os.cpu_count() or 1
@@ -167,7 +172,8 @@ def main(argv=None):
         print(f"note: {largest} processes share {cores} cores: they take turns, and "
               "their all-reduce waits for the turn", flush=True)
     try:
-        times = start_workers(largest, measure_in_group, (sizes, worker_counts, cores), store)
+        times = start_workers(largest, measure_in_group, (sizes, worker_counts, cores), store,
+                              timeout=args.timeout)
     except WorkerFailed as failure:
         parser.exit(1, f"{parser.prog}: error: {failure}\n")
     measured = medians(times, table, sizes)
@@ -250,8 +256,3 @@ def print_model(sizes, table, measured, fixed, per_sample, latencies, network_la
         print(f"{k:>10}{latency * 1e3:15.3f}{crossover(k, per_sample, latency):16,.0f}"
               f"{speedups[0]:20.2f}x{speedups[1]:7.2f}x")
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

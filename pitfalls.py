@@ -6,6 +6,11 @@ prints what you see, why, and the one-line fix. `python pitfalls.py --list` name
 the lesson.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import math
 import traceback
 import warnings
@@ -468,8 +473,3 @@ def main(argv=None):
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

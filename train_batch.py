@@ -4,6 +4,11 @@ Every epoch takes one step down the mean gradient of all samples.
 Run `python train_batch.py --help` for the knobs; docs/batch.md is the lesson.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import torch
 
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
@@ -74,8 +79,3 @@ def main(argv=None):
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

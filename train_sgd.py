@@ -5,6 +5,11 @@ steps instead of one smooth one. Run `python train_sgd.py --help` for the knobs;
 docs/sgd.md and docs/minibatches.md are the lessons.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import torch
 
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
@@ -155,8 +160,3 @@ def main(argv=None):
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

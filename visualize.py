@@ -6,6 +6,11 @@ what its picture shows in numbers; `--only` picks stages. Run `python visualize.
 for the knobs; docs/pictures.md and docs/step_size.md are the lessons.
 """
 
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
 import functools
 import math
 import time
@@ -259,8 +264,3 @@ def main(argv=None):
         plt.close(animation_figure)
     output.show_figures(figures, args.show)
 
-
-if __name__ == "__main__":
-    from plumbing.run import run
-
-    run(main)

@@ -79,6 +79,13 @@ def number(kind, interval):
     return parse
 
 
+def path(text):
+    """An argparse type: a file or folder name, never empty (`--out ""` is no folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a file or folder name")
+    return text
+
+
 def flag(name):
     return "--" + name.replace("_", "-")
 
@@ -150,7 +157,7 @@ def add_data_args(parser, data):
     declares (None where not given: `data.DEFAULTS`), or a CSV file of one's own (--data)."""
     for name in data.OPTIONS:
         add(parser, name, None, data.OPTIONS, shown=f"{data.DEFAULTS[name]:g}")
-    parser.add_argument("--data", metavar="FILE.csv", default=None,
+    parser.add_argument("--data", metavar="FILE.csv", default=None, type=path,
                         help="train on this CSV instead: a header row naming columns x and y")
 
 
@@ -199,7 +206,7 @@ def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=No
 
 
 def add_output_args(parser):
-    parser.add_argument("--out", default="figures",
+    parser.add_argument("--out", default="figures", type=path,
                         help="folder the figures are written to (created if missing)")
     parser.add_argument("--show", action="store_true",
                         help="also open the figures in a window (needs a display)")

@@ -5,15 +5,18 @@ every file into a hidden staging folder beside their final place first, and only
 of them are complete moves them in, together (a rename each: instant, and needing no
 space), holding a lock on the folder and with the stop signals held back for that moment.
 A failure or an interrupt before then leaves the folder exactly as it was. Two runs into
-one folder end with one run's complete set.
+one folder end with one run's complete set. A staging folder is locked by its run while the
+run lives: one left by a killed run is unlocked, and the next run beside it removes it.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from plumbing.run import signals_held
 
@@ -30,6 +33,37 @@ def folder_lock(folder):
     """A lock for one folder, kept outside it (the folder gets no file of its own)."""
     key = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:24]
     return FileLock(os.path.join(tempfile.gettempdir(), f"gradient-descent-{key}.lock"))
+
+
+OWNER = ".owner.lock"  # in a staging folder, held by the run that made it
+
+
+def remove_dead_staging(folder):
+    """Remove the staging folders in `folder` whose run is gone: their lock is free."""
+    for entry in os.scandir(folder):
+        owner = FileLock(os.path.join(entry.path, OWNER), blocking=False)
+        if entry.name.startswith(".staging-") and os.path.isfile(owner.lock_file):
+            try:
+                owner.acquire()
+            except (Timeout, OSError):
+                continue  # its run is still at work, or it is not ours to remove
+            owner.release()
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def waiting_for(lock, folder):
+    """Hold `lock`, saying so if another run has it; a stop signal ends the wait."""
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        print(f"waiting for another run to finish writing into {folder}", file=sys.stderr,
+              flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class Output:
@@ -49,25 +83,34 @@ class Output:
     def commit(self):
         """Write every file, then put them all in place; return their final paths.
 
-        Raises OSError (or whatever a writer raised, or KeyboardInterrupt) with the folder
-        left as it was.
+        Raises OSError (naming the path, or whatever a writer raised, or KeyboardInterrupt)
+        with the folder left as it was.
         """
         existing = nearest_existing(self.folder)
         if not os.path.isdir(existing):
             raise NotADirectoryError(20, "not a folder", existing)
+        remove_dead_staging(existing)
         staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
+        owner = FileLock(os.path.join(staging, OWNER))
         try:
+            owner.acquire()
             umask = os.umask(0)
             os.umask(umask)
             for name, write in self.writers.items():
                 path = os.path.join(staging, name)
-                write(path)
+                try:
+                    write(path)
+                except OSError as error:  # a full disk, say: name the file it was for
+                    error.filename = error.filename or os.path.join(self.folder, name)
+                    raise
                 os.chmod(path, 0o666 & ~umask)  # what a plain save would give
-            # While files move, a stop signal waits: acted on between two renames, it could
-            # lose a file.
-            with signals_held():
-                return self._place(staging)
+            with waiting_for(folder_lock(self.folder), self.folder):
+                # While files move, a stop signal waits: acted on between two renames, it
+                # could lose a file.
+                with signals_held():
+                    return self._place(staging)
         finally:
+            owner.release()
             shutil.rmtree(staging, ignore_errors=True)
 
     def _place(self, staging):
@@ -78,8 +121,7 @@ class Output:
             missing = os.path.dirname(missing)
         try:
             os.makedirs(self.folder, exist_ok=True)
-            with folder_lock(self.folder):
-                return self._swap_in(staging)
+            return self._swap_in(staging)
         except BaseException:
             for folder in created:
                 if os.path.isdir(folder) and not os.listdir(folder):

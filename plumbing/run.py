@@ -9,6 +9,7 @@ signal (130, 143, 129, 131).
 
 import contextlib
 import errno
+import importlib
 import os
 import signal
 import sys
@@ -90,9 +91,23 @@ def error_text(error):
     return f"{error.filename}: {reason}" if error.filename else reason
 
 
+def run_script(path):
+    """Run the script at `path` as a command from its first line: called at its top, before
+    its own imports (torch and matplotlib take seconds), so that a stop signal meanwhile ends
+    it like any other; the script is then imported as a module and its main() run."""
+    run(lambda: importlib.import_module(os.path.splitext(os.path.basename(path))[0]).main())
+    # Done, files in place: a stop signal now could only interrupt the interpreter's exit.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(0)
+
+
 def run(main):
     """Run a script's main() as a command (see the module's docstring); an error of the
     operating system is one line naming the path and the reason, exit status 1."""
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT:
+            signal.signal(signum, _raise_stopped)
     # A stream closed by the shell (`>&-`) is None: write to nowhere instead.
     sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 (lives as long as the run)
     sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115
@@ -100,17 +115,29 @@ def run(main):
         # A terminal that cannot show a character shows an escape instead of failing.
         stream.reconfigure(errors="backslashreplace")
     sys.stdout = QuietWhenClosed(sys.stdout)
-    for signum in STOP_SIGNALS:
-        if signum != signal.SIGINT:
-            signal.signal(signum, _raise_stopped)
     try:
         main()
-    except KeyboardInterrupt:
-        sys.exit(_stopped(130, "interrupted"))
-    except Stopped as stop:
-        sys.exit(_stopped(stop.code, "interrupted"))
-    except OSError as error:
-        sys.exit(_stopped(1, f"{os.path.basename(sys.argv[0])}: error: {error_text(error)}"))
+    except BaseException as error:
+        status = stop_status(error)
+        if status is not None:
+            sys.exit(_stopped(status, "interrupted"))
+        if isinstance(error, OSError):
+            sys.exit(_stopped(1, f"{os.path.basename(sys.argv[0])}: error: "
+                                 f"{error_text(error)}"))
+        raise
+
+
+def stop_status(error):
+    """The exit status of a stop signal behind `error`, or None. A library that fails while
+    it cleans up after Ctrl-C (matplotlib's animation writer does) raises an error of its
+    own: the interrupt is then its context."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return 130
+        if isinstance(error, Stopped):
+            return error.code
+        error = error.__context__
+    return None
 
 
 def _stopped(status, message):

@@ -15,14 +15,14 @@ import torch
 
 from plumbing.run import QuietWhenClosed, signals_held
 
-TIMEOUT = datetime.timedelta(seconds=60)  # a worker waiting longer for the others gives up
+TIMEOUT = 60  # seconds a worker waits for the others before it gives up (--timeout)
 
 
 class WorkerFailed(Exception):
     """A worker process died or raised: the run cannot go on."""
 
 
-def _worker(rank, workers, port, device, function, args, results):
+def _worker(rank, workers, port, device, function, args, results, timeout):
     """One started worker: join the group at the parent's store, run function(*args), and
     hand rank 0's result back to the parent."""
     import multiprocessing
@@ -36,8 +36,8 @@ def _worker(rank, workers, port, device, function, args, results):
     # A worker whose parent is gone (killed, say) ends at once, instead of working on.
     parent = multiprocessing.parent_process()
     threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
-    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=TIMEOUT)
-    join_group(device, rank, workers, store=store)
+    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=seconds(timeout))
+    join_group(device, rank, workers, store=store, timeout=timeout)
     try:
         result = function(*args)
         if rank == 0:
@@ -46,7 +46,11 @@ def _worker(rank, workers, port, device, function, args, results):
         dist.destroy_process_group()
 
 
-def join_group(device, rank=None, workers=None, store=None):
+def seconds(timeout):
+    return datetime.timedelta(seconds=timeout)
+
+
+def join_group(device, rank=None, workers=None, store=None, timeout=TIMEOUT):
     """Join the process group: gloo on the CPU, NCCL and this worker's own GPU with cuda.
     With no store, from torchrun's environment."""
     import torch.distributed as dist
@@ -54,10 +58,11 @@ def join_group(device, rank=None, workers=None, store=None):
     if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
     joining = dict(store=store, rank=rank, world_size=workers) if store else {}
-    dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=TIMEOUT, **joining)
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=seconds(timeout),
+                            **joining)
 
 
-def meeting_point(port=0):
+def meeting_point(port=0, timeout=TIMEOUT):
     """The group's meeting point, held by the parent: a TCPStore on 127.0.0.1:port (port 0:
     one the system says is free). Taken before any worker starts, it cannot be taken by
     another program in between. A port that cannot be had raises OSError, with the
@@ -66,7 +71,7 @@ def meeting_point(port=0):
 
     try:
         return dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
-                             timeout=TIMEOUT)
+                             timeout=seconds(timeout))
     except dist.DistNetworkError as error:
         reason = re.search(r"message: ([^\n]+)", str(error))  # e.g. address already in use
         raise OSError(f"cannot listen on 127.0.0.1:{port}: "
@@ -80,19 +85,21 @@ def start_method():
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def start_workers(workers, function, args=(), store=None, device="cpu", method=None):
+def start_workers(workers, function, args=(), store=None, device="cpu", method=None,
+                  timeout=TIMEOUT):
     """Run function(*args) on `workers` processes of one group on this machine, meeting at
     `store` (by default a new meeting_point()), and return rank 0's result. `function`
     must live at the top level of a module: the workers receive it by name.
 
-    A worker that dies or fails raises WorkerFailed, once the others are stopped; Ctrl-C
-    or SIGTERM stops the workers, then goes on as usual.
+    A worker that dies or fails raises WorkerFailed, once the others are stopped, and so
+    does one that waits more than `timeout` seconds for the others (one stopped or stuck);
+    Ctrl-C or SIGTERM stops the workers, then goes on as usual.
     """
     import multiprocessing
 
     import torch.multiprocessing as mp
 
-    store = meeting_point() if store is None else store
+    store = meeting_point(timeout=timeout) if store is None else store
     method = method or start_method()
     context = mp.get_context(method)
     results = context.SimpleQueue()
@@ -112,12 +119,13 @@ def start_workers(workers, function, args=(), store=None, device="cpu", method=N
                 with signals_held(ignore=True):
                     forkserver.ensure_running()
             running = mp.start_processes(
-                _worker, args=(workers, store.port, device, function, args, results),
+                _worker, args=(workers, store.port, device, function, args, results, timeout),
                 nprocs=workers, join=False, start_method=method)
         # Read rank 0's result while waiting: a result larger than the pipe's buffer
         # would otherwise keep rank 0 from ending. If a worker dies, join stops the
         # others at once and raises.
-        while not running.join(timeout=0.05):
+        # A worker that failed gets a second to end, then the others are stopped.
+        while not running.join(timeout=0.05, grace_period=1):
             if result is None and not results.empty():
                 result = results.get()
     except mp.ProcessExitedException as error:
@@ -125,6 +133,9 @@ def start_workers(workers, function, args=(), store=None, device="cpu", method=N
                            f"{error.exit_code}; the others were stopped") from None
     except mp.ProcessRaisedException as error:
         last = str(error).strip().splitlines()[-1]
+        if "timed out" in last.lower():
+            last = (f"it waited {timeout:g} s for the others (--timeout) and gave up; is one "
+                    "of them stopped or stuck?")
         raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
     except BaseException:  # Ctrl-C, SIGTERM: no worker outlives the run
         for process in multiprocessing.active_children():

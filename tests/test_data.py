@@ -78,3 +78,50 @@ def test_a_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path):
     path.write_bytes("x,y\n1,2\n2,4.5\n".encode("utf-8-sig"))
     X, Y = read_csv(path)
     assert X.reshape(-1).tolist() == [1.0, 2.0] and Y.reshape(-1).tolist() == [2.0, 4.5]
+
+
+# Every input bounded before it is read: the limits hold for a file as for --n.
+
+def test_a_csv_over_the_row_limit_is_refused_before_its_values_are_read(tmp_path):
+    path = tmp_path / "long.csv"
+    # Its third line is no number: the count refuses the file before any value is parsed.
+    path.write_text("x,y\n1,2\nthree,4\n" + "5,6\n" * 8)
+    with pytest.raises(ValueError, match=r"^more than 10 lines; the limit is 9 rows after "
+                                         r"the header$"):
+        read_csv(path, max_rows=9)
+    path.write_text("x,y\n1,2\n" + "5,6\n" * 8)  # 9 rows: within the limit
+    assert len(read_csv(path, max_rows=9)[0]) == 9
+
+
+def test_a_file_over_the_byte_limit_is_refused_by_its_size(tmp_path, monkeypatch):
+    import data
+
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n1,2\n3,4\n")
+    monkeypatch.setattr(data, "MAX_BYTES", 10)
+    with pytest.raises(ValueError, match=r"^12 bytes; the limit is 10$"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("text", ["x,y\n1," + "2" * 20_000 + "\n3,4\n",
+                                  'x,y\n1,"' + "2" * 200_000 + '"\n3,4\n',
+                                  "x,y\n" + "1," * 6_000 + "\n"])
+def test_a_line_longer_than_the_limit_is_one_line_not_the_csv_modules_error(tmp_path, text):
+    path = tmp_path / "wide.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"^line 2 is longer than 10,000 characters$"):
+        read_csv(path)
+
+
+def test_what_is_not_a_plain_file_is_refused_without_being_read(tmp_path):
+    import os
+
+    places = [tmp_path]
+    if hasattr(os, "mkfifo"):  # a pipe, which would wait forever for a writer
+        os.mkfifo(tmp_path / "pipe")
+        places.append(tmp_path / "pipe")
+    if os.path.exists("/dev/zero"):  # a device that never ends
+        places.append("/dev/zero")
+    for place in places:
+        with pytest.raises(ValueError, match="not a plain file"):
+            read_csv(place)

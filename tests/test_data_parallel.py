@@ -16,7 +16,7 @@ from conftest import run_main
 
 import data_parallel
 import parallel_costs
-from plumbing.workers import start_workers
+from plumbing.workers import WorkerFailed, start_workers
 from train_batch import train_batch
 from train_sgd import train_sgd
 
@@ -217,6 +217,32 @@ def test_a_killed_worker_ends_the_run_in_one_line_without_hanging(tmp_path, capf
     assert len(err.strip().splitlines()) == 1 and err.strip().endswith(
         ": error: worker 1 ended with exit code -9; the others were stopped")
     assert "epoch   1:" not in out and not (tmp_path / "out").exists()
+
+
+def _freezes_at_rank_1():
+    """Rank 1 stops itself (SIGSTOP, as Ctrl-Z or a debugger would) inside the group; rank 0
+    then waits for it in an all-reduce."""
+    import os
+    import signal
+
+    import torch.distributed as dist
+
+    if dist.get_rank() == 1:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    dist.all_reduce(torch.zeros(1))
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGSTOP"), reason="no SIGSTOP here")
+def test_a_frozen_worker_ends_the_run_after_the_timeout_in_one_line():
+    import multiprocessing
+
+    with pytest.raises(WorkerFailed) as failure:
+        start_workers(2, _freezes_at_rank_1, timeout=2)
+    assert str(failure.value) == ("worker 0 failed: it waited 2 s for the others (--timeout) "
+                                  "and gave up; is one of them stopped or stuck?")
+    # The frozen worker was killed too: none is left (the fork server is not a worker).
+    assert [process for process in multiprocessing.active_children()
+            if process.name != "ForkServer"] == []
 
 
 def _torchrun(*launcher_args, cwd):

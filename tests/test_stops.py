@@ -1,0 +1,152 @@
+"""Safe at every moment: a stop signal while a script starts (its heavy imports), while it
+waits for another run's lock and inside a library's writer; no staging folder outlives a
+killed run; an error of the system names its path; no empty path is taken for a folder.
+
+The tests synchronise on what a program prints, never on time."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from conftest import ROOT
+from test_output import NEW, STANDIN, earlier_files, snapshot, start, wait_for_line
+
+from plumbing.output import Output, folder_lock
+from plumbing.run import run
+
+STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+if hasattr(signal, "SIGHUP"):
+    STOPS.append((signal.SIGHUP, 129))
+
+
+def start_probed(module, *args):
+    """Start train_batch.py so that it waits as it first imports `module` (tests/probe)."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "STARTUP_PROBE": module,
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "probe"),
+                                          os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, str(ROOT / "train_batch.py"), *map(str, args)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.mark.parametrize("module", ["torch", "matplotlib"])
+@pytest.mark.parametrize("sent, status", STOPS, ids=lambda value: str(value))
+def test_a_stop_signal_while_a_script_imports_its_libraries_is_one_line(tmp_path, module,
+                                                                        sent, status):
+    out = tmp_path / "out"
+    before = earlier_files(out, ["batch_loss.png"])
+    process = start_probed(module, "--epochs", 2, "--out", out)
+    assert process.stderr.readline() == f"importing {module}\n"
+    process.send_signal(sent)
+    stdout, stderr = process.communicate("go\n", timeout=120)
+    assert (process.returncode, stderr) == (status, "interrupted\n")
+    assert "final:" not in stdout and snapshot(out) == before
+
+
+def test_the_probe_lets_an_unsignalled_start_go_on(tmp_path):
+    process = start_probed("torch", "--epochs", 2, "--out", tmp_path)
+    assert process.stderr.readline() == "importing torch\n"
+    stdout, stderr = process.communicate("go\n", timeout=120)
+    assert process.returncode == 0 and stderr == "" and "final:" in stdout
+
+
+def first_line(stream):
+    """The first line of a child's stream; "" if none comes within a minute (a hang guard)."""
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(60)
+    return lines[0] if lines else ""
+
+
+def test_a_stop_while_waiting_for_another_runs_lock_ends_the_wait_and_changes_nothing(
+        tmp_path):
+    out = tmp_path / "out"
+    before = earlier_files(out, ["a.txt"])
+    with folder_lock(str(out)):  # another run is moving its files in
+        process = start(STANDIN, out, "plain")
+        try:
+            assert first_line(process.stderr).startswith("waiting for another run")
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert (process.returncode, stderr) == (130, "interrupted\n")
+        assert snapshot(out) == before
+
+
+def staging_folders(folder):
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith(".staging-"))
+
+
+def test_the_next_run_removes_a_killed_runs_staging_folder_but_not_a_live_ones(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = start(STANDIN, out, "staging")
+    wait_for_line(killed, "staging")  # b.txt half written
+    killed.kill()  # SIGKILL: no clean-up runs
+    killed.wait(timeout=60)
+    [left] = staging_folders(out)
+    alive = start(STANDIN, out, "staging", "alive")
+    wait_for_line(alive, "staging")
+    alives = next(name for name in staging_folders(out) if name != left)
+
+    result = subprocess.run([sys.executable, str(ROOT / STANDIN), out, "plain"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    assert staging_folders(out) == [alives]  # the dead one gone, the live one kept
+    _, stderr = alive.communicate("go\n", timeout=60)
+    assert alive.returncode == 0 and stderr == ""
+    assert staging_folders(out) == [] and snapshot(out) == dict.fromkeys(NEW, b"alive")
+
+
+def test_an_error_without_a_path_is_given_the_path_of_the_file_it_was_for(tmp_path, capsys,
+                                                                          monkeypatch):
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a failed write raises
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["train_batch.py"])
+    output = Output(out)
+    output.add("a.txt", lambda path: open(path, "w").close())
+    output.add("b.png", full_disk)
+    with pytest.raises(SystemExit) as stop:
+        run(output.commit)
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == (f"train_batch.py: error: {out / 'b.png'}: "
+                                       f"{os.strerror(errno.ENOSPC)}\n")
+    assert not out.exists()
+
+
+def test_an_interrupt_inside_a_librarys_writer_is_still_an_interrupt(tmp_path, capsys):
+    import matplotlib.pyplot as plt
+
+    from plots.surface import save_gif
+
+    def draw(frame):
+        raise KeyboardInterrupt  # Ctrl-C as the first frame is drawn
+
+    figure = plt.figure()
+    # matplotlib's writer, cleaning up a GIF with no frame, raises an IndexError of its own.
+    with pytest.raises(SystemExit) as stop:
+        run(lambda: save_gif(figure, draw, 3, tmp_path / "fit.gif"))
+    plt.close(figure)
+    assert stop.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize("script, args", [
+    ("train_batch.py", ["--out", ""]), ("train_batch.py", ["--out", "  "]),
+    ("train_batch.py", ["--data", ""]), ("data.py", ["--csv", " "]),
+    ("compare.py", ["--out="])])
+def test_an_empty_path_is_refused_in_one_line(tmp_path, capsys, script, args):
+    import importlib
+
+    from conftest import run_main
+
+    status, out, err = run_main(importlib.import_module(script[:-3]), capsys, *args)
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "is empty: give a file or folder name" in err
