@@ -252,9 +252,10 @@ SETTINGS = {
     "lr": (float, "(0, inf)", "step size"),
     "momentum": (float, "[0, 1)", "momentum"),
     "alpha": (float, "[0, 1)", "smoothing constant of the square average"),
-    "beta1": (float, "[0, 1)", "first beta: how fast the first moment (the mean gradient) "
-              "forgets"),
-    "beta2": (float, "[0, 1)", "second beta: how fast the second moment forgets"),
+    "beta1": (float, "[0, 1)", "the first of the betas (Adam's: how fast the mean gradient "
+              "forgets)"),
+    "beta2": (float, "[0, 1)", "the second of the betas (Adam's: how fast the mean squared "
+              "gradient forgets)"),
     "eps": (float, "(0, inf)", "added to the denominator"),
 }
 PAIRS = {"betas": ("beta1", "beta2")}
@@ -286,9 +287,8 @@ def main(argv=None):
     import data
     from plumbing import options, output
 
-    parser = options.Parser("Momentum, Nesterov, Adagrad, RMSprop and Adam by hand on the "
-                            "tutorial's line, checked against the theory of the data's "
-                            "Hessian.")
+    parser = options.Parser(f"Optimizers by hand ({', '.join(METHODS)}) on the tutorial's "
+                            "line, checked against the theory of the data's Hessian.")
     options.add_variants(parser, "method", DEFAULTS, SETTINGS, pairs=PAIRS,
                          help="train this method alone (default: every method, side by side)")
     options.add(parser, "epochs", 100)
@@ -409,19 +409,23 @@ def rates_of(method, hyperparams, history, curvatures, least_squares_point, full
 
 
 def print_table(X, Y, runs, least_squares_point):
-    """One row a method; its settings last, so that a new method's longer settings shift
-    no column."""
+    """One row a method, each column as wide as its widest entry; the settings last."""
     from model import final_loss
 
-    print(f"{'method':9} {'updates':>7} {'w':>10} {'b':>10} {'loss':>9} {'distance':>9} "
-          f"{'predicted':>9} {'measured':>9}  settings")
+    rows = [["method", "updates", "w", "b", "loss", "distance", "predicted", "measured",
+             "settings"]]
     for method, (hyperparams, history, (predicted, measured)) in runs.items():
         distance = ((history.w - least_squares_point[0]) ** 2
                     + (history.b - least_squares_point[1]) ** 2) ** 0.5
         rates = ["-" if rate is None else f"{rate:.4f}" for rate in (predicted, measured)]
-        print(f"{method:9} {history.updates:7d} {history.w:+10.6f} {history.b:+10.6f} "
-              f"{final_loss(X, Y, history):9.6f} {distance:9.2e} {rates[0]:>9} {rates[1]:>9}  "
-              f"{settings_text(hyperparams)}")
+        rows.append([method, f"{history.updates:d}", f"{history.w:+.6f}", f"{history.b:+.6f}",
+                     f"{final_loss(X, Y, history):.6f}", f"{distance:.2e}", *rates,
+                     settings_text(hyperparams)])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for method, *numbers, settings in rows:
+        print("  ".join([method.ljust(widths[0]), *(number.rjust(width) for number, width
+                                                   in zip(numbers, widths[1:], strict=True))])
+              + "  " + settings)
 
 
 def phase_figure(X, Y, args, curvatures, best, drawing):

@@ -163,3 +163,13 @@ def test_bad_settling_options_are_refused_in_one_line(tmp_path, capsys, args, co
     assert status == 2
     assert out == "" and len(err.strip().splitlines()) == 1 and complaint in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_settling_pages_table_has_a_row_for_every_schedule():
+    from conftest import ROOT
+
+    from schedules import SCHEDULES
+
+    page = (ROOT / "docs" / "settling.md").read_text()
+    missing = [name for name in SCHEDULES if f"\n| `{name}`" not in page]
+    assert missing == [], f"docs/settling.md's table of schedules lacks {missing}"
