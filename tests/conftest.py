@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,11 @@ import matplotlib
 import pytest
 import torch
 import torch.nn.functional as F
+
+# A suite started in the background (`pytest &` in a script) inherits an ignored Ctrl-C,
+# and so would every program it starts: the interrupt tests need it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Tests never open a window.
 matplotlib.use("Agg")
