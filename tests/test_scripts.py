@@ -1,7 +1,7 @@
 """Every script run as a person would run it, into tmp_path, and fed bad input.
 
-The scripts are found, not listed: any .py file at the project's top with a
-`if __name__ == "__main__":` is run on its tiny setting (its TEST_ARGS, if it has them).
+The scripts are found, not listed: any .py file at the project's top that starts with
+`run_script(__file__)` is run on its tiny setting (its TEST_ARGS, if it has them).
 """
 
 import importlib
@@ -19,8 +19,10 @@ import train_batch
 import train_sgd
 from model import least_squares
 
+# The commands: the files that run as one (plumbing.run.run_script). The playground, a
+# notebook served as a page, is tested in tests/test_playground.py.
 SCRIPTS = sorted(path.name for path in ROOT.glob("*.py")
-                 if 'if __name__ == "__main__":' in path.read_text())
+                 if "run_script(__file__)" in path.read_text())
 TRAINING = {"train_batch.py": train_batch, "train_sgd.py": train_sgd, "compare.py": compare}
 
 

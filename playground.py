@@ -1,0 +1,319 @@
+"""The playground: every knob of the lessons as a slider, the run redrawn on every change.
+
+A marimo notebook. `python -m marimo run playground.py` serves it as a web page (it prints
+the address); `python -m marimo edit playground.py` shows its cells, with a Step 4 of your
+own to edit; `python playground.py` runs it once as a plain script. docs/playground.md is
+the lesson. Every number comes from the lessons' own functions: `descent.train` with
+`optimizers.py`'s update rules, `model.py`'s theory, `data.py`'s data and reader.
+"""
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="Gradient descent playground")
+
+with app.setup:
+    import contextlib
+    import io
+    import os
+    import tempfile
+
+    import torch
+    from matplotlib.figure import Figure
+
+    import data
+    import optimizers
+    import schedules
+    from descent import divergence_report, print_summary, short, train
+    from model import hessian_eigenvalues, largest_distance, least_squares, stability_bound
+    from plots import surface
+    from plots.style import floor_line
+
+    # The sliders' steps for the methods' own settings: inside optimizers.SETTINGS'
+    # intervals (momentum and the betas below 1, eps above 0), each default among them.
+    FRACTIONS = [round(k / 100, 2) for k in range(100)] + [0.999]
+    SETTING_STEPS = {"momentum": FRACTIONS, "alpha": FRACTIONS, "beta1": FRACTIONS,
+                     "beta2": FRACTIONS, "eps": [1e-10, 1e-8, 1e-6, 1e-4, 1e-2]}
+
+
+@app.function
+def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
+                sampling="in order", schedule="constant", schedule_options=None, seed=42,
+                w0=-10.0, b0=-20.0, update=None):
+    """One run, as the scripts make it: descent.train with the method's update (or `update`,
+    a Step 4 of one's own). Returns (history, the scripts' summary lines, facts)."""
+    n = len(X)
+    batch_size = n if batch_size is None else min(batch_size, n)
+    hyperparams = {**optimizers.DEFAULTS[method], **(hyperparams or {})}
+    steps = None if schedule == "constant" else schedules.step_sizes(
+        schedule, hyperparams["lr"], epochs, schedule_options)
+    history = train(X, Y, update or optimizers.UPDATES[method], hyperparams, epochs,
+                    batch_size, shuffle=sampling == "reshuffled", seed=seed, w0=w0, b0=b0,
+                    schedule=steps, replacement=sampling == "with replacement")
+    edge = optimizers.stability_edge(method, stability_bound(X, batch_size),
+                                     hyperparams.get("momentum", 0.0))
+    rule = optimizers.describe(method, hyperparams, batch_size, n)
+    report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule)
+    printed = io.StringIO()
+    if report is None:
+        with contextlib.redirect_stdout(printed):
+            print_summary(X, Y, history)
+    warning = None
+    if edge is not None and hyperparams["lr"] >= edge:
+        warning = (f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
+                   f"bound {short(edge)} of {rule}; the loss may blow up")
+    ls_w, ls_b, _ = least_squares(X, Y)
+    rates = optimizers.rates_of(method, hyperparams, history, hessian_eigenvalues(X),
+                                (ls_w, ls_b), batch_size == n)
+    facts = {"edge": edge, "rule": rule, "warning": warning, "diverged": report,
+             "rates": rates, "hyperparams": hyperparams}
+    return history, printed.getvalue().strip().splitlines(), facts
+
+
+@app.function
+def read_upload(name, contents):
+    """X, Y from an uploaded CSV file, read as `--data` reads one; or the one-line refusal."""
+    folder = tempfile.mkdtemp(prefix="playground-")
+    path = os.path.join(folder, os.path.basename(name) or "upload.csv")
+    try:
+        with open(path, "wb") as handle:
+            handle.write(contents)
+        X, Y = data.read_csv(path)
+    except ValueError as error:
+        return None, f"--data {name}: {error}"
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+            os.rmdir(folder)
+    if X.min() == X.max():
+        return None, f"--data {name}: every x is {X[0].item():g}, so no single line fits best"
+    return (X, Y), None
+
+
+@app.cell
+def _():
+    import marimo as mo
+    return (mo,)
+
+
+@app.cell
+def _(mo):
+    mo.md("""# Gradient descent, live
+
+    Move a knob: the run is made again by the lessons' own code and every view redrawn.
+    The summary line is the one the scripts print.""")
+    return
+
+
+@app.cell
+def _(mo):
+    # The data: the tutorial's line, or a file of one's own.
+    n = mo.ui.number(start=2, stop=1000, value=100, label="n")
+    slope = mo.ui.number(start=-100, stop=100, step=0.5, value=-5.0, label="slope")
+    noise = mo.ui.number(start=0, stop=100, step=0.1, value=0.4, label="noise")
+    seed = mo.ui.number(start=0, stop=2**31 - 1, value=42, label="seed")
+    upload = mo.ui.file(filetypes=[".csv"], label="data: a CSV file with columns x, y")
+    return n, noise, seed, slope, upload
+
+
+@app.cell
+def _(mo, n, noise, seed, slope, upload):
+    if upload.value:
+        loaded, refusal = read_upload(upload.name(), upload.contents())
+    else:
+        loaded, refusal = None, None
+    if loaded is None:
+        X, Y = data.make_data(n=n.value, seed=seed.value, slope=slope.value, noise=noise.value)
+        source = (f"n={n.value} points of y = {slope.value:g}*x + N(0, {noise.value:g}^2) "
+                  f"noise, seed {seed.value}")
+    else:
+        X, Y = loaded
+        source = f"{len(X)} points from {upload.name()}"
+    data_panel = mo.vstack([mo.hstack([n, slope, noise, seed], justify="start"), upload,
+                            mo.md(f"**data:** {source}"),
+                            mo.callout(refusal, kind="danger") if refusal else mo.md("")])
+    return X, Y, data_panel
+
+
+@app.cell
+def _(X, mo):
+    method = mo.ui.dropdown(list(optimizers.METHODS), value="gd", label="method")
+    # The step size on a log scale, 1e-4 to 10: every value is one the scripts take.
+    lr = mo.ui.slider(steps=[round(10 ** (k / 20), 6) for k in range(-80, 21)], value=0.1,
+                      label="lr", show_value=True)
+    epochs = mo.ui.slider(1, 200, value=20, label="epochs", show_value=True)
+    batch_size = mo.ui.slider(1, len(X), value=len(X), label="batch size", show_value=True)
+    sampling = mo.ui.dropdown(["in order", "reshuffled", "with replacement"],
+                              value="reshuffled", label="sampling (batches smaller than n)")
+    schedule = mo.ui.dropdown(list(schedules.SCHEDULES), value="constant", label="schedule")
+    w0 = mo.ui.number(start=-100, stop=100, step=0.5, value=-10.0, label="w0")
+    b0 = mo.ui.number(start=-100, stop=100, step=0.5, value=-20.0, label="b0")
+    return b0, batch_size, epochs, lr, method, sampling, schedule, w0
+
+
+@app.cell
+def _(method, mo):
+    # The method's own settings, only those it has (optimizers.py declares them).
+    own = {}
+    for setting, default in optimizers.DEFAULTS[method.value].items():
+        pair = optimizers.PAIRS.get(setting)
+        parts = zip(pair, default, strict=True) if pair else [(setting, default)]
+        for name, value in parts:
+            if name == "lr":
+                continue
+            own[name] = mo.ui.slider(steps=SETTING_STEPS[name], value=value, label=name,
+                                     show_value=True)
+    settings = mo.ui.dictionary(own)
+    return (settings,)
+
+
+@app.function
+def chosen_hyperparams(method, lr, settings):
+    """The method's settings from the sliders, its pairs (Adam's betas) joined."""
+    chosen = {"lr": lr, **settings}
+    for pair, parts in optimizers.PAIRS.items():
+        if all(part in chosen for part in parts):
+            chosen[pair] = tuple(chosen.pop(part) for part in parts)
+    return chosen
+
+
+@app.cell
+def _(X, Y, b0, batch_size, epochs, lr, method, sampling, schedule, settings, w0):
+    history, summary, facts = run_setting(
+        X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
+        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42, w0.value,
+        b0.value)
+    return facts, history, summary
+
+
+@app.cell
+def _(X, Y, facts, mo):
+    lam_max, lam_min = hessian_eigenvalues(X)
+    lines = [f"Hessian eigenvalues: lmax={lam_max:.4f} lmin={lam_min:.4f}"]
+    if facts["edge"] is not None:
+        lines.append(f"stable below lr={short(facts['edge'])}: the bound of {facts['rule']}")
+    else:
+        lines.append(f"{facts['rule']}: no fixed stability bound (an adaptive method)")
+    predicted, measured = facts["rates"]
+    if predicted is not None:
+        lines.append(f"rate per step: predicted {predicted:.4f}, measured "
+                     + ("-" if measured is None else f"{measured:.4f}"))
+    callouts = [mo.callout(facts["warning"], kind="warn")] if facts["warning"] else []
+    if facts["diverged"]:
+        callouts.append(mo.callout(f"error: {facts['diverged']}", kind="danger"))
+    facts_panel = mo.vstack([text_block(mo, lines), *callouts])
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
+    return facts_panel, ls_b, ls_loss, ls_w
+
+
+@app.function
+def text_block(mo, lines):
+    """Lines shown as the terminal shows them."""
+    return mo.md("```text\n" + "\n".join(lines) + "\n```")
+
+
+@app.cell
+def _(mo):
+    # The last setting's run, drawn faintly behind the new one (the ghost).
+    get_ghost, set_ghost = mo.state(None)
+    clear = mo.ui.button(label="clear the ghost", on_change=lambda _: set_ghost(None))
+    return clear, get_ghost, set_ghost
+
+
+@app.cell
+def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set_ghost,
+      w0, clear):
+    # The views: the path over the loss surface, the loss against the updates, the fit.
+    # Their axes depend on the data, the start and the run's length only, so they stay put
+    # while the step size or a method's setting moves; a diverging run leaves the picture.
+    ghost = get_ghost()
+    _ = clear
+    # A Figure of its own (no pyplot), at 75 dpi: marimo draws it sharp at twice that.
+    figure = Figure(figsize=(15, 4.2), dpi=75)
+    surface_axes, loss_axes, fit_axes = figure.subplots(1, 3)
+    # Centred on least squares, as far again on the other side as the start: a stable
+    # step can overshoot that far, and no farther.
+    half_w, half_b = 1.2 * abs(w0.value - ls_w) + 0.5, 1.2 * abs(b0.value - ls_b) + 0.5
+    w_low, w_high, b_low, b_high = ls_w - half_w, ls_w + half_w, ls_b - half_b, ls_b + half_b
+    surface.loss_contours(surface_axes, X, Y, (w_low, w_high), (b_low, b_high))
+    if ghost is not None:
+        ghost_w, ghost_b = torch.tensor(ghost.path).T
+        surface_axes.plot(ghost_w, ghost_b, color="0.6", lw=1, alpha=0.6,
+                          label="the last setting")
+    surface.draw_paths(surface_axes, {"this run": history.path})
+    surface_axes.plot([ls_w], [ls_b], "P", color="tab:red", markersize=10,
+                      label="least squares")
+    surface_axes.set(xlim=(w_low, w_high), ylim=(b_low, b_high), xlabel="w", ylabel="b",
+                     title="the path on the loss surface")
+    surface_axes.legend(loc="upper right", fontsize=8)
+    planned = epochs.value * -(-len(X) // batch_size.value)
+    if ghost is not None:
+        loss_axes.plot(range(1, len(ghost.step_losses) + 1), ghost.step_losses, color="0.6",
+                       lw=1, alpha=0.6, label="the last setting")
+    loss_axes.plot(range(1, len(history.step_losses) + 1), history.step_losses, lw=1,
+                   color="tab:blue", label="each update's loss")
+    loss_axes.set_yscale("log")
+    floor_line(loss_axes, ls_loss)
+    start_loss = history.epoch_losses[0]
+    loss_axes.set(xlim=(0, planned + 1), ylim=(ls_loss / 3, start_loss * 30), xlabel="update",
+                  ylabel="MSE loss (log scale)", title="the loss, each update")
+    loss_axes.legend(loc="upper right", fontsize=8)
+    fit_axes.scatter(X.reshape(-1), Y.reshape(-1), s=8, color="tab:red", label="data")
+    xs = X.reshape(-1).sort().values
+    fit_axes.plot(xs, history.w * xs + history.b, color="tab:blue", label="the fitted line")
+    y_low, y_high = Y.min().item(), Y.max().item()
+    fit_axes.set(ylim=(y_low - 0.2 * (y_high - y_low), y_high + 0.2 * (y_high - y_low)),
+                 xlabel="x", ylabel="y", title="the fit after the run")
+    fit_axes.legend(loc="upper right", fontsize=8)
+    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.13, top=0.92, wspace=0.22)
+    views = figure
+    set_ghost(history)
+    return (views,)
+
+
+@app.cell
+def _():
+    # Step 4 of your own: edit this function in `marimo edit playground.py`. It starts as
+    # the tutorial's rule; it runs on the settings above, beside the method chosen there.
+    def my_update(params, state, hyperparams):
+        for p in params:
+            p.data = p.data - hyperparams["lr"] * p.grad.data
+    return (my_update,)
+
+
+@app.cell
+def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling,
+      schedule, settings, w0):
+    mine, _, _ = run_setting(
+        X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
+        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42, w0.value,
+        b0.value, update=my_update)
+    if len(mine.path) == len(history.path):
+        apart = f"its largest distance from {method.value}'s path: " \
+                f"{largest_distance(mine.path, history.path):.1e}"
+    else:
+        apart = f"it stopped after {mine.updates} updates, {method.value} after {history.updates}"
+    mine_panel = text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} b={mine.b:+.6f}; "
+                                 f"{apart}"])
+    return (mine_panel,)
+
+
+@app.cell
+def _(b0, batch_size, clear, data_panel, epochs, facts_panel, lr, method, mine_panel, mo,
+      sampling, schedule, settings, summary, views, w0):
+    mo.vstack([
+        data_panel,
+        mo.hstack([method, lr, epochs, batch_size], justify="start"),
+        mo.hstack([sampling, schedule, w0, b0], justify="start"),
+        settings.hstack() if settings.value else mo.md(""),
+        text_block(mo, summary) if summary else mo.md(""),
+        facts_panel,
+        views,
+        mo.hstack([clear], justify="start"),
+        mine_panel,
+    ])
+    return
+
+
+if __name__ == "__main__":
+    app.run()

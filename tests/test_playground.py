@@ -1,0 +1,183 @@
+"""The playground (playground.py): its runs are the scripts' runs, number for number; it
+runs as a plain script; and in a real browser, a learner's moves change what it shows.
+
+The browser test drives Debian's Chromium through Playwright. CI sets PLAYGROUND_BROWSER=
+required, so there it runs or fails, never skips; elsewhere, without Chromium, it skips.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, run_main
+
+import optimizers
+import playground
+import train_batch
+import train_sgd
+from data import make_data
+
+
+def printed_summary(out):
+    """The `least squares:` and `final:` lines a script printed."""
+    return [line for line in out.splitlines() if line.startswith(("least squares:", "final:"))]
+
+
+# (the script, its arguments, the same setting in the playground)
+SAME_SETTINGS = [
+    (train_batch, [], {}),
+    (train_batch, ["--lr", "0.05", "--epochs", "30", "--w0", "3", "--b0", "4"],
+     {"hyperparams": {"lr": 0.05}, "epochs": 30, "w0": 3.0, "b0": 4.0}),
+    (train_sgd, [], {"hyperparams": {"lr": 0.01}, "batch_size": 1, "sampling": "reshuffled"}),
+    (train_sgd, ["--batch-size", "10", "--no-shuffle", "--lr", "0.02"],
+     {"hyperparams": {"lr": 0.02}, "batch_size": 10, "sampling": "in order"}),
+    (train_sgd, ["--schedule", "cosine", "--epochs", "30"],
+     {"hyperparams": {"lr": 0.01}, "batch_size": 1, "sampling": "reshuffled",
+      "schedule": "cosine", "epochs": 30}),
+    (train_sgd, ["--sampling", "replacement", "--epochs", "5"],
+     {"hyperparams": {"lr": 0.01}, "batch_size": 1, "sampling": "with replacement",
+      "epochs": 5}),
+    (optimizers, ["--method", "momentum", "--epochs", "20"],
+     {"method": "momentum", "epochs": 20}),
+    (optimizers, ["--method", "adam", "--batch-size", "10", "--epochs", "10", "--beta1", "0.8"],
+     {"method": "adam", "batch_size": 10, "epochs": 10, "sampling": "reshuffled",
+      "hyperparams": {"betas": (0.8, 0.999)}}),
+    (optimizers, ["--method", "nesterov", "--lr", "0.1", "--momentum", "0.3"],
+     {"method": "nesterov", "epochs": 100, "hyperparams": {"lr": 0.1, "momentum": 0.3}}),
+]
+
+
+@pytest.mark.parametrize("script, args, setting", SAME_SETTINGS,
+                         ids=[f"{script.__name__} {' '.join(args)}"
+                              for script, args, _ in SAME_SETTINGS])
+def test_the_playgrounds_run_is_the_scripts_number_for_number(tmp_path, capsys, script, args,
+                                                              setting):
+    status, out, err = run_main(script, capsys, *args, "--out", tmp_path)
+    assert status == 0, err
+    X, Y = make_data()
+    _, summary, _ = playground.run_setting(X, Y, **setting)
+    assert summary == printed_summary(out) and len(summary) == 2
+
+
+def test_past_the_bound_the_playground_warns_in_the_scripts_words(tmp_path, capsys):
+    _, out, _ = run_main(optimizers, capsys, "--method", "momentum", "--lr", "0.2",
+                         "--epochs", "5", "--out", tmp_path)
+    X, Y = make_data()
+    _, _, facts = playground.run_setting(X, Y, "momentum", {"lr": 0.2}, epochs=5)
+    assert facts["warning"] in out.splitlines()
+
+
+def test_a_diverging_run_says_where_and_which_bound_it_broke(tmp_path, capsys):
+    status, _, err = run_main(optimizers, capsys, "--method", "gd", "--lr", "0.2", "--epochs",
+                              "20", "--out", tmp_path)
+    X, Y = make_data()
+    history, summary, facts = playground.run_setting(X, Y, hyperparams={"lr": 0.2})
+    assert status == 1 and summary == [] and history.updates < 20
+    assert err.strip().endswith(f": error: {facts['diverged']}")
+
+
+def test_an_uploaded_csv_is_read_as_data_reads_it_and_refused_in_the_same_words(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4\n")
+    _, _, err = run_main(train_batch, capsys, "--data", "bad.csv", "--out", tmp_path)
+    loaded, refusal = playground.read_upload("bad.csv", b"a,b\n1,2\n3,4\n")
+    assert loaded is None and err.strip().endswith(f": error: {refusal} (see --help)")
+    (X, Y), refusal = playground.read_upload("line.csv", b"x,y\n1,2\n2,4.5\n")
+    assert refusal is None and X.reshape(-1).tolist() == [1, 2]
+    assert Y.reshape(-1).tolist() == [2, 4.5]
+
+
+def test_the_playground_runs_as_a_plain_script():
+    result = subprocess.run([sys.executable, str(ROOT / "playground.py")], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+# In a real browser.
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_playground():
+    """`marimo run playground.py` on a free loopback port; returns (process, address) once
+    it has printed its address."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "marimo", "run", str(ROOT / "playground.py"), "--headless",
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"})
+    for line in server.stdout:
+        if "URL:" in line:
+            return server, f"http://127.0.0.1:{port}"
+    server.kill()
+    raise AssertionError("marimo ended without printing its address")
+
+
+def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("PLAYGROUND_BROWSER") == "required":
+            pytest.fail(f"no Chromium at {CHROMIUM}, and CI requires the browser test")
+        pytest.skip("no Chromium here (apt-get install chromium); CI runs this test")
+    from playwright.sync_api import expect, sync_playwright
+
+    _, batch_out, _ = run_main(train_batch, capsys, "--out", tmp_path / "a")
+    _, momentum_out, _ = run_main(optimizers, capsys, "--method", "momentum", "--lr", "0.1",
+                                  "--epochs", "20", "--out", tmp_path / "b")
+    server, address = serve_playground()
+    try:
+        with sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.goto(address)
+            summary = page.locator("pre").filter(has_text="final: w=")
+            expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n",
+                                         timeout=60_000)
+
+            lr = page.get_by_role("slider").first
+            lr.focus()
+            page.keyboard.press("ArrowRight")  # one step up the log scale: 0.1 to 0.112
+            expect(summary).not_to_contain_text(printed_summary(batch_out)[-1])
+            expect(page.get_by_text("is at or above the stability bound")).to_have_count(0)
+            page.keyboard.press("ArrowRight")  # 0.126: past batch descent's bound, 0.12
+            expect(page.get_by_text("warning: gd lr=0.125893 is at or above the stability "
+                                    "bound 0.1200 of plain descent on all 100 samples"
+                                    )).to_be_visible()
+            page.keyboard.press("ArrowLeft")
+            page.keyboard.press("ArrowLeft")  # back to 0.1
+
+            page.locator("select").first.select_option("momentum")
+            expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
+            if os.environ.get("PLAYGROUND_SCREENSHOTS"):  # docs/playground.md's, regenerated
+                page.locator("h1").click()  # no slider's tooltip in the picture
+                page.screenshot(path=os.path.join(os.environ["PLAYGROUND_SCREENSHOTS"],
+                                                  "playground.png"), full_page=True)
+
+            (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4\n")
+            page.locator("input[type=file]").set_input_files(tmp_path / "bad.csv")
+            expect(page.get_by_text("--data bad.csv: no column named x or y in the header "
+                                    "row (a, b)")).to_be_visible()
+            page.screenshot(path=tmp_path / "playground.png", full_page=True)
+
+            assert "Traceback" not in page.content()
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert (tmp_path / "playground.png").stat().st_size > 0
