@@ -431,16 +431,20 @@ def print_table(X, Y, runs, least_squares_point):
 def phase_figure(X, Y, args, curvatures, best, drawing):
     """Heavy ball's loss after PHASE_STEPS steps over a grid of step sizes and momenta, all
     cells in one batched run, with the stability edge and the best pair."""
-    lam_max = max(curvatures)
-    lrs = torch.linspace(0, 2.2 / lam_max * 2, args.phase_points + 1)[1:]
-    betas = torch.linspace(0, 0.98, args.phase_points)
+    grid = phase_grid(X, Y, max(curvatures), args.phase_points, args.w0, args.b0)
+    return drawing.plot_phase(*grid, max(curvatures), best, PHASE_STEPS, DEFAULTS["momentum"])
+
+
+def phase_grid(X, Y, lam_max, points, w0=-10.0, b0=-20.0):
+    """(step sizes, momenta, the loss above least squares after PHASE_STEPS steps of each
+    pair, the same at the start): the phase diagram's numbers."""
+    lrs = torch.linspace(0, 2.2 / lam_max * 2, points + 1)[1:]
+    betas = torch.linspace(0, 0.98, points)
     lr_grid, beta_grid = torch.meshgrid(lrs, betas, indexing="xy")
     losses = grid_losses(X, Y, momentum, {"lr": lr_grid.reshape(-1),
                                           "momentum": beta_grid.reshape(-1)},
-                         PHASE_STEPS, args.w0, args.b0)
+                         PHASE_STEPS, w0, b0)
     ls_loss = least_squares(X, Y)[2]
     excess = losses.reshape(lr_grid.shape).double() - ls_loss
-    start = criterion(forward(X, args.w0, args.b0), Y).item() - ls_loss
-    return drawing.plot_phase(lrs, betas, excess, start, lam_max, best, PHASE_STEPS,
-                              DEFAULTS["momentum"])
-
+    start = criterion(forward(X, w0, b0), Y).item() - ls_loss
+    return lrs, betas, excess, start

@@ -18,6 +18,7 @@ with app.setup:
     import os
     import tempfile
 
+    import matplotlib.pyplot as plt
     import torch
     from matplotlib.figure import Figure
 
@@ -26,6 +27,7 @@ with app.setup:
     import schedules
     from descent import divergence_report, print_summary, short, train
     from model import hessian_eigenvalues, largest_distance, least_squares, stability_bound
+    from plots import optimizers as optimizer_plots
     from plots import surface
     from plots.style import floor_line
 
@@ -188,8 +190,8 @@ def _(X, Y, b0, batch_size, epochs, lr, method, sampling, schedule, settings, w0
 
 @app.cell
 def _(X, Y, facts, mo):
-    lam_max, lam_min = hessian_eigenvalues(X)
-    lines = [f"Hessian eigenvalues: lmax={lam_max:.4f} lmin={lam_min:.4f}"]
+    _lam_max, _lam_min = hessian_eigenvalues(X)
+    lines = [f"Hessian eigenvalues: lmax={_lam_max:.4f} lmin={_lam_min:.4f}"]
     if facts["edge"] is not None:
         lines.append(f"stable below lr={short(facts['edge'])}: the bound of {facts['rule']}")
     else:
@@ -272,6 +274,30 @@ def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set
 
 
 @app.cell
+def _(X, Y, b0, w0):
+    # The optimizers lesson's phase diagram: heavy ball's loss after a few steps for every
+    # (lr, momentum), computed once for this data and start.
+    lam_max = max(hessian_eigenvalues(X))
+    phase = optimizers.phase_grid(X, Y, lam_max, 80, w0.value, b0.value)
+    best = optimizers.best_settings(hessian_eigenvalues(X))
+    return best, lam_max, phase
+
+
+@app.cell
+def _(X, batch_size, best, facts, lam_max, method, phase):
+    # Drawn for the heavy ball on all the samples, a marker at the sliders' (lr, momentum).
+    if method.value == "momentum" and batch_size.value >= len(X):
+        chosen = {"lr": facts["hyperparams"]["lr"],
+                  "momentum": facts["hyperparams"]["momentum"]}
+        phase_view = optimizer_plots.plot_phase(*phase, lam_max, best, optimizers.PHASE_STEPS,
+                                                chosen, marker="this setting")
+        plt.close(phase_view)  # shown all the same; closed, pyplot holds no figure per move
+    else:
+        phase_view = None
+    return (phase_view,)
+
+
+@app.cell
 def _():
     # Step 4 of your own: edit this function in `marimo edit playground.py`. It starts as
     # the tutorial's rule; it runs on the settings above, beside the method chosen there.
@@ -300,7 +326,7 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
 
 @app.cell
 def _(b0, batch_size, clear, data_panel, epochs, facts_panel, lr, method, mine_panel, mo,
-      sampling, schedule, settings, summary, views, w0):
+      phase_view, sampling, schedule, settings, summary, views, w0):
     mo.vstack([
         data_panel,
         mo.hstack([method, lr, epochs, batch_size], justify="start"),
@@ -310,6 +336,7 @@ def _(b0, batch_size, clear, data_panel, epochs, facts_panel, lr, method, mine_p
         facts_panel,
         views,
         mo.hstack([clear], justify="start"),
+        phase_view if phase_view is not None else mo.md(""),
         mine_panel,
     ])
     return

@@ -98,11 +98,13 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
     return figure
 
 
-def plot_phase(lrs, betas, excess, start_excess, lam_max, best, steps, default):
+def plot_phase(lrs, betas, excess, start_excess, lam_max, best, steps, default,
+               marker="default"):
     """Heavy ball's loss above least squares after `steps` full-batch steps over a grid of
     step sizes (x) and momenta (y), log colour scale; cells still above the starting loss
     (diverged, or swung out and not yet back) grey. Drawn over it:
-    the stability edge lr * lam_max = 2 + 2 beta, the best pair, and the default pair.
+    the stability edge lr * lam_max = 2 + 2 beta, the best pair, and the `default` pair,
+    labelled `marker`.
 
     excess: array of shape (len(betas), len(lrs)); start_excess: the loss above least
     squares at the start (a cell above it has diverged); best: optimizers.best_settings.
@@ -127,7 +129,7 @@ def plot_phase(lrs, betas, excess, start_excess, lam_max, best, steps, default):
               label=f"best: lr={best['momentum lr']:.4f}, momentum={best['momentum beta']:.4f} "
                     f"(rate {best['momentum rate']:.4f})")
     axes.plot(default["lr"], default["momentum"], "o", color="white", markeredgecolor="black",
-              label=f"default: lr={default['lr']:g}, momentum={default['momentum']:g}")
+              label=f"{marker}: lr={default['lr']:g}, momentum={default['momentum']:g}")
     handles, _ = axes.get_legend_handles_labels()
     handles.append(Patch(color="lightgrey", label=f"above the starting loss after {steps} steps"))
     axes.set(xlim=(lrs.min(), lrs.max()), ylim=(betas.min(), betas.max()))

@@ -141,7 +141,7 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
         with sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page = browser.new_page(viewport={"width": 1400, "height": 1900})
             page.goto(address)
             summary = page.locator("pre").filter(has_text="final: w=")
             expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n",
