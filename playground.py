@@ -14,6 +14,7 @@ app = marimo.App(width="full", app_title="Gradient descent playground")
 
 with app.setup:
     import contextlib
+    import inspect
     import io
     import os
     import tempfile
@@ -319,8 +320,11 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
                 f"{largest_distance(mine.path, history.path):.1e}"
     else:
         apart = f"it stopped after {mine.updates} updates, {method.value} after {history.updates}"
-    mine_panel = text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} b={mine.b:+.6f}; "
-                                 f"{apart}"])
+    # `marimo run` sends no code to the page: the cell's function is shown as text.
+    mine_panel = mo.vstack([
+        mo.md("**Your own Step 4** (edit it in `marimo edit playground.py`):"),
+        mo.md("```python\n" + inspect.getsource(my_update) + "```"),
+        text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} b={mine.b:+.6f}; {apart}"])])
     return (mine_panel,)
 
 
