@@ -74,8 +74,13 @@ def read_csv(path, max_rows=MAX_SIZE):
             raise ValueError(f"{status.st_size:,} bytes; the limit is {MAX_BYTES:,}")
         lines = 0  # counted first, by the byte: an over-long file is refused in a moment
         with open(path, "rb") as handle:
+            last = b""  # the chunk before's last byte: a CR LF may straddle two chunks
             while lines <= max_rows + 1 and (chunk := handle.read(1 << 20)):
-                lines += chunk.count(b"\n")
+                # A line ends in LF, CR LF or a lone CR (the csv module reads all three).
+                joined = last + chunk
+                lines += chunk.count(b"\n") + joined.count(b"\r") - joined.count(b"\r\n") \
+                    - (last == b"\r")
+                last = chunk[-1:]
         if lines > max_rows + 1:
             raise ValueError(f"more than {max_rows + 1:,} lines; the limit is {max_rows:,} "
                              "rows after the header")
@@ -96,8 +101,8 @@ def read_csv(path, max_rows=MAX_SIZE):
 
 def bounded_lines(handle):
     """The lines of a text file, refusing one longer than MAX_LINE characters."""
-    for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), ""), start=1):
-        if len(line) > MAX_LINE:
+    for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 2), ""), start=1):
+        if len(line.rstrip("\r\n")) > MAX_LINE:
             raise ValueError(f"line {number} is longer than {MAX_LINE:,} characters")
         yield line
 

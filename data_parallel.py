@@ -302,10 +302,11 @@ def add_worker_args(parser, options):
                              "the number of samples (default: 3; in parallel_costs.py, the "
                              "largest count timed, default 2; under torchrun, the launcher's)")
     parser.add_argument("--port", type=options.number(int, "[0, 65535]"), default=0,
-                        help="the workers' meeting port on 127.0.0.1; 0 takes a free one")
+                        help="the workers' meeting port on 127.0.0.1, 0 to 65,535; 0 takes a "
+                             "free one")
     parser.add_argument("--timeout", type=options.number(float, "[1, 3600]"), default=60,
                         help="seconds a worker waits for the others before the run ends (one "
-                             "stopped or stuck)")
+                             "stopped or stuck), 1 to 3,600")
 
 
 def check_device(parser, device, workers):

@@ -150,7 +150,7 @@ def main(argv=None):
     parser.add_argument("--sweep-points", type=options.number(int, "[2, 200]"), default=25,
                         help="step sizes tried per method, 2 to 200, log-spaced over --sweep-range "
                         "(the tutorial's 0.1 added when inside it)")
-    parser.add_argument("--sweep-range", type=options.number(float, "(0, inf)"), nargs=2,
+    parser.add_argument("--sweep-range", type=options.number(float, "[1e-6, 1e3]"), nargs=2,
                         default=[1e-3, 1.0], metavar=("LOW", "HIGH"),
                         help="smallest and largest step size swept")
     args, out_dir = options.parse(parser, argv)

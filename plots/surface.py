@@ -113,12 +113,18 @@ def plot_loss_vs_work(X, Y, paths, batch_sizes, styles=None):
     return figure
 
 
+MAX_FRAMES = 200  # a GIF's frames stay in memory until it is written: about 5 MB each
+
+
 def animation_times(epochs, updates_per_epoch):
     """Frame times in epochs: 20 a epoch (or one an update, if fewer) for the first 3
-    epochs, while the fast runs move most; then one every half epoch."""
+    epochs, while the fast runs move most; then one every half epoch, or evenly spaced
+    ones where a long run would give more than MAX_FRAMES in all."""
     fine_until = min(3, epochs)
     fine = np.arange(0, fine_until, 1 / min(20, updates_per_epoch))
     coarse = np.arange(fine_until, epochs + 1e-9, 0.5)
+    if len(fine) + len(coarse) > MAX_FRAMES:
+        coarse = np.linspace(fine_until, epochs, MAX_FRAMES - len(fine))
     return np.concatenate([fine, coarse])
 
 

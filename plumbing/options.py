@@ -26,8 +26,8 @@ SHARED = {
                f"passes over the data (and at most {MAX_UPDATES:,} updates a run)"),
     "batch_size": (int, "[1, inf)", "samples per update: 1 is SGD, more is mini-batch descent"),
     "order_seed": (int, SEED, "seed of the per-epoch shuffling of the samples"),
-    "w0": (float, "(-inf, inf)", "starting slope w"),
-    "b0": (float, "(-inf, inf)", "starting intercept b"),
+    "w0": (float, "[-1e6, 1e6]", "starting slope w"),
+    "b0": (float, "[-1e6, 1e6]", "starting intercept b"),
     "batch_lr": (float, "(0, inf)", "step size of batch gradient descent"),
     "sgd_lr": (float, "(0, inf)", "step size of SGD (batch size 1)"),
 }

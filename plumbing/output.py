@@ -66,6 +66,10 @@ def waiting_for(lock, folder):
         lock.release()
 
 
+class MovedBack(Exception):
+    """A stop signal came while the files moved in: they were moved back out."""
+
+
 class Output:
     """The files a run will write into `folder`, by name."""
 
@@ -89,7 +93,11 @@ class Output:
         existing = nearest_existing(self.folder)
         if not os.path.isdir(existing):
             raise NotADirectoryError(20, "not a folder", existing)
-        remove_dead_staging(existing)
+        # A killed run's staging folder: beside the folder's files, or, if the folder did
+        # not exist then, in the folder above.
+        for folder in {existing, os.path.dirname(self.folder)}:
+            if os.path.isdir(folder):
+                remove_dead_staging(folder)
         staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
         owner = FileLock(os.path.join(staging, OWNER))
         try:
@@ -106,14 +114,15 @@ class Output:
                 os.chmod(path, 0o666 & ~umask)  # what a plain save would give
             with waiting_for(folder_lock(self.folder), self.folder):
                 # While files move, a stop signal waits: acted on between two renames, it
-                # could lose a file.
-                with signals_held():
-                    return self._place(staging)
+                # could lose a file. One that came meanwhile moves them back, then acts.
+                with signals_held() as noted:
+                    return self._place(staging, noted)
         finally:
-            owner.release()
-            shutil.rmtree(staging, ignore_errors=True)
+            with signals_held():  # the clean-up is not cut short either
+                owner.release()
+                shutil.rmtree(staging, ignore_errors=True)
 
-    def _place(self, staging):
+    def _place(self, staging, noted):
         created = []  # the folders made for the files, deepest first
         missing = self.folder
         while not os.path.lexists(missing):
@@ -121,14 +130,14 @@ class Output:
             missing = os.path.dirname(missing)
         try:
             os.makedirs(self.folder, exist_ok=True)
-            return self._swap_in(staging)
+            return self._swap_in(staging, noted)
         except BaseException:
             for folder in created:
                 if os.path.isdir(folder) and not os.listdir(folder):
                     os.rmdir(folder)
             raise
 
-    def _swap_in(self, staging):
+    def _swap_in(self, staging, noted):
         targets = {name: os.path.join(self.folder, name) for name in self.writers}
         for target in targets.values():
             if os.path.isdir(target) and not os.path.islink(target):
@@ -142,6 +151,8 @@ class Output:
                     os.rename(target, aside)
                 placed.append(target)
                 os.rename(os.path.join(staging, name), target)
+            if noted:
+                raise MovedBack  # the folder as it was; signals_held then acts on the signal
         except BaseException:
             for target in placed:
                 if target not in moved_aside and os.path.lexists(target):

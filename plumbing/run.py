@@ -7,9 +7,9 @@ clean-up code runs; the command ends with `interrupted` and the shell's status f
 signal (130, 143, 129, 131).
 """
 
+import builtins
 import contextlib
 import errno
-import importlib
 import os
 import signal
 import sys
@@ -27,22 +27,71 @@ class Stopped(SystemExit):
         super().__init__(128 + signum)
 
 
-def _raise_stopped(signum, frame):
+def _stop(signum, frame):
+    """A stop signal: KeyboardInterrupt for Ctrl-C, Stopped for the others, raised in the
+    main thread; but not inside an import. An exception there can be swallowed by the
+    library being imported, or leave it half made (torch and numpy then fail in confusing
+    ways, or abort): the signal waits until the import statement ends (_Imports), or, in an
+    import made some other way, is sent again a moment later."""
+    if _imports.depth:
+        _imports.pending.append(signum)
+    elif _importing(frame):
+        again = threading.Timer(0.05, signal.raise_signal, (signum,))
+        again.daemon = True
+        again.start()
+    else:
+        _act_on(signum)
+
+
+def _act_on(signum):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Stopped(signum)
+
+
+def _importing(frame):
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _Imports:
+    """builtins.__import__, counting the import statements running in the main thread; a
+    stop signal that came during one is acted on as the outermost ends."""
+
+    def __init__(self, original):
+        self.original, self.depth, self.pending = original, 0, []
+
+    def __call__(self, *args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            return self.original(*args, **kwargs)
+        self.depth += 1
+        try:
+            return self.original(*args, **kwargs)
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending:
+                _act_on(self.pending.pop(0))
+
+
+_imports = _Imports(builtins.__import__)
 
 
 @contextlib.contextmanager
 def signals_held(ignore=False):
-    """Within the block a stop signal is only noted (or, with ignore=True, ignored: a child
-    process started meanwhile inherits that); after it, the first one noted is acted on."""
+    """Within the block a stop signal is only noted, in the list it gives (or, with
+    ignore=True, ignored: a child process started meanwhile inherits that); after it, the
+    first one noted is acted on."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # Python runs signal handlers in the main thread only
+        yield []  # Python runs signal handlers in the main thread only
         return
     noted = []
     held = signal.SIG_IGN if ignore else (lambda signum, frame: noted.append(signum))
     earlier = {signum: signal.signal(signum, held) for signum in STOP_SIGNALS}
     try:
-        yield
+        yield noted
     finally:
         for signum, handler in earlier.items():
             signal.signal(signum, handler)
@@ -95,7 +144,7 @@ def run_script(path):
     """Run the script at `path` as a command from its first line: called at its top, before
     its own imports (torch and matplotlib take seconds), so that a stop signal meanwhile ends
     it like any other; the script is then imported as a module and its main() run."""
-    run(lambda: importlib.import_module(os.path.splitext(os.path.basename(path))[0]).main())
+    run(lambda: __import__(os.path.splitext(os.path.basename(path))[0]).main())
     # Done, files in place: a stop signal now could only interrupt the interpreter's exit.
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
@@ -105,9 +154,10 @@ def run_script(path):
 def run(main):
     """Run a script's main() as a command (see the module's docstring); an error of the
     operating system is one line naming the path and the reason, exit status 1."""
+    builtins.__import__ = _imports
     for signum in STOP_SIGNALS:
-        if signum != signal.SIGINT:
-            signal.signal(signum, _raise_stopped)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job ignores Ctrl-C
+            signal.signal(signum, _stop)
     # A stream closed by the shell (`>&-`) is None: write to nowhere instead.
     sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 (lives as long as the run)
     sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115

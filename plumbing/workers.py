@@ -134,8 +134,9 @@ def start_workers(workers, function, args=(), store=None, device="cpu", method=N
     except mp.ProcessRaisedException as error:
         last = str(error).strip().splitlines()[-1]
         if "timed out" in last.lower():
-            last = (f"it waited {timeout:g} s for the others (--timeout) and gave up; is one "
-                    "of them stopped or stuck?")
+            raise WorkerFailed(f"worker {error.error_index} waited {timeout:g} s for the others "
+                               "(--timeout) and gave up: one of them is stopped or stuck; all "
+                               "were stopped") from None
         raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
     except BaseException:  # Ctrl-C, SIGTERM: no worker outlives the run
         for process in multiprocessing.active_children():

@@ -125,3 +125,18 @@ def test_what_is_not_a_plain_file_is_refused_without_being_read(tmp_path):
     for place in places:
         with pytest.raises(ValueError, match="not a plain file"):
             read_csv(place)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_the_row_limit_holds_whatever_ends_the_lines(tmp_path, end):
+    path = tmp_path / "long.csv"
+    path.write_bytes(("x,y" + end + ("5,6" + end) * 10).encode())
+    with pytest.raises(ValueError, match="the limit is 9 rows after the header"):
+        read_csv(path, max_rows=9)
+    assert len(read_csv(path, max_rows=10)[0]) == 10
+
+
+def test_a_line_of_exactly_the_limit_is_read(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("x,y\n1,2\n3," + "0" * 9_997 + "4\r\n")  # 10,000 characters, then CR LF
+    assert read_csv(path)[1].reshape(-1).tolist() == [2.0, 4.0]

@@ -238,8 +238,8 @@ def test_a_frozen_worker_ends_the_run_after_the_timeout_in_one_line():
 
     with pytest.raises(WorkerFailed) as failure:
         start_workers(2, _freezes_at_rank_1, timeout=2)
-    assert str(failure.value) == ("worker 0 failed: it waited 2 s for the others (--timeout) "
-                                  "and gave up; is one of them stopped or stuck?")
+    assert str(failure.value) == ("worker 0 waited 2 s for the others (--timeout) and gave up: "
+                                  "one of them is stopped or stuck; all were stopped")
     # The frozen worker was killed too: none is left (the fork server is not a worker).
     assert [process for process in multiprocessing.active_children()
             if process.name != "ForkServer"] == []

@@ -259,3 +259,9 @@ def test_a_diverging_run_ends_in_one_line_naming_its_own_bound(tmp_path, capsys,
     [error] = captured.err.strip().splitlines()
     assert "diverged at epoch 1" in error and f"stability bound {bound} of {rule}" in error
     assert not list(tmp_path.glob("out/*")), "no figure written"
+
+
+def test_a_long_runs_animation_keeps_to_the_frame_limit_and_still_reaches_its_end():
+    times = surface.animation_times(100_000, 100)
+    assert len(times) == surface.MAX_FRAMES and times[0] == 0 and times[-1] == 100_000
+    assert (np.diff(times) > 0).all()

@@ -150,3 +150,17 @@ def test_an_empty_path_is_refused_in_one_line(tmp_path, capsys, script, args):
     status, out, err = run_main(importlib.import_module(script[:-3]), capsys, *args)
     assert status == 2 and out == "" and len(err.splitlines()) == 1
     assert "is empty: give a file or folder name" in err
+
+
+def test_a_killed_runs_staging_folder_beside_a_folder_it_was_making_is_removed_too(tmp_path):
+    out = tmp_path / "new"  # not there yet: the files are staged in tmp_path
+    killed = start(STANDIN, out, "staging")
+    wait_for_line(killed, "staging")
+    killed.kill()
+    killed.wait(timeout=60)
+    assert len(staging_folders(tmp_path)) == 1
+    out.mkdir()  # made since, by hand or by another run
+    result = subprocess.run([sys.executable, str(ROOT / STANDIN), out, "plain"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and staging_folders(tmp_path) == []
+    assert snapshot(out) == NEW
