@@ -50,7 +50,7 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
 
 def main(argv=None):
     import data
-    from descent import exit_if_diverged, print_summary, short
+    from descent import divergence_report, print_summary, short
     from plumbing import options, output
 
     parser = options.Parser("Batch gradient descent on the tutorial's line, by hand with "
@@ -69,13 +69,16 @@ def main(argv=None):
               f"{short(bound)} (2 / largest eigenvalue of the MSE Hessian); the loss will "
               "grow", flush=True)
     history = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0)
-    exit_if_diverged(parser, history, 1, args.lr, bound, "batch descent")
+    diverged = divergence_report(history, 1, args.lr, bound, "batch descent")
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    print_summary(X, Y, history)
-    losses = history.epoch_losses + [final_loss(X, Y, history)]
+    if diverged is None:
+        print_summary(X, Y, history)
+    losses = history.epoch_losses + ([final_loss(X, Y, history)] if diverged is None else [])
     figures = {"batch_loss.png": tutorial.plot_batch_loss(losses, args.lr, least_squares(X, Y)[2])}
-    output.save_figures(out_dir, figures)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    if diverged is not None:
+        parser.exit(1, f"{parser.prog}: error: {diverged}\n")
     output.show_figures(figures, args.show)
 

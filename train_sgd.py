@@ -65,7 +65,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
 def main(argv=None):
     import data
     import schedules
-    from descent import exit_if_diverged, gd_update, print_summary, short, train
+    from descent import divergence_report, gd_update, print_summary, short, train
     from plumbing import options, output
 
     parser = options.Parser("Stochastic gradient descent on the tutorial's line, by hand.")
@@ -140,12 +140,13 @@ def main(argv=None):
         history = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, batch_size,
                             shuffle=not args.no_shuffle, seed=args.order_seed,
                             print_steps=args.print_steps)
-    exit_if_diverged(parser, history, -(-n // batch_size), args.lr, bound, rule)
+    diverged = divergence_report(history, -(-n // batch_size), args.lr, bound, rule)
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
-    print_summary(X, Y, history, average_from=args.average_from,
-                  updates_per_epoch=-(-n // batch_size))
+    if diverged is None:
+        print_summary(X, Y, history, average_from=args.average_from,
+                      updates_per_epoch=-(-n // batch_size))
     # Mini-batch runs get a file of their own, so they never overwrite the SGD figure, and
     # so do runs with a schedule.
     name = "sgd" if batch_size == 1 else f"minibatch{batch_size}"
@@ -154,9 +155,12 @@ def main(argv=None):
     if batch_size < n:
         figure = tutorial.plot_sgd_loss(X, Y, history, lr, batch_size, least_squares(X, Y)[2])
     else:  # one step an epoch: batch descent's figure
-        figure = tutorial.plot_batch_loss(history.epoch_losses + [final_loss(X, Y, history)],
-                                          lr, least_squares(X, Y)[2])
+        last = [final_loss(X, Y, history)] if diverged is None else []
+        figure = tutorial.plot_batch_loss(history.epoch_losses + last, lr,
+                                          least_squares(X, Y)[2])
     figures = {name: figure}
-    output.save_figures(out_dir, figures)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    if diverged is not None:
+        parser.exit(1, f"{parser.prog}: error: {diverged}\n")
     output.show_figures(figures, args.show)
 

@@ -198,19 +198,35 @@ def check_divergence_report(stdout, stderr):
     assert "stability bound" in error_lines[0] and "step size" in error_lines[0]
 
 
-@pytest.mark.parametrize("script, args", [
-    ("train_batch.py", ["--lr", "0.2", "--epochs", "100"]),
-    ("compare.py", ["--sgd-lr", "0.5"]),
-])
-def test_divergence_stops_with_one_line_and_keeps_earlier_figures(tmp_path, capsys, script,
-                                                                  args):
+def test_a_comparison_that_diverges_stops_with_one_line_and_keeps_earlier_figures(
+        tmp_path, capsys):
     out = tmp_path / "out"
     earlier = earlier_figures(out)
     with pytest.raises(SystemExit) as stopped:
-        TRAINING[script].main([*args, "--out", str(out)])
+        compare.main(["--sgd-lr", "0.5", "--out", str(out)])
     assert stopped.value.code == 1
     check_divergence_report(*capsys.readouterr())
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+
+
+def only_the_diverged_runs_figure_is_new(out, earlier, name):
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert now.keys() == earlier.keys() and now[name].startswith(b"\x89PNG")
+    assert {key: value for key, value in now.items() if key != name} == {
+        key: value for key, value in earlier.items() if key != name}
+
+
+def test_a_tutorial_run_that_diverges_draws_its_climb_then_stops_with_one_line(tmp_path,
+                                                                              capsys):
+    out = tmp_path / "out"
+    earlier = earlier_figures(out)
+    with pytest.raises(SystemExit) as stopped:
+        train_batch.main(["--lr", "0.2", "--epochs", "100", "--out", str(out)])
+    assert stopped.value.code == 1
+    stdout, stderr = capsys.readouterr()
+    check_divergence_report(stdout, stderr)
+    assert "final:" not in stdout and f"wrote {out / 'batch_loss.png'}" in stdout
+    only_the_diverged_runs_figure_is_new(out, earlier, "batch_loss.png")
 
 
 def test_tutorial_step_size_per_sample_fails_cleanly_as_a_process(tmp_path):
@@ -219,7 +235,7 @@ def test_tutorial_step_size_per_sample_fails_cleanly_as_a_process(tmp_path):
     result = run_script("train_sgd.py", "--lr", "0.1", "--out", out)
     assert result.returncode == 1
     check_divergence_report(result.stdout, result.stderr)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+    only_the_diverged_runs_figure_is_new(out, earlier, "sgd_loss.png")
 
 
 def write_csv(path, X, Y, extra_column=True):
