@@ -32,6 +32,9 @@ with app.setup:
     from plots import surface
     from plots.style import floor_line
 
+    # One thread for torch: the runs are small, and the page's server needs the other core.
+    torch.set_num_threads(1)
+
     # The sliders' steps for the methods' own settings: inside optimizers.SETTINGS'
     # intervals (momentum and the betas below 1, eps above 0), each default among them.
     FRACTIONS = [round(k / 100, 2) for k in range(100)] + [0.999]
