@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # the tests' helpers, and the project
-from test_playground import CHROMIUM, FLAGS, serve_playground  # noqa: E402
+from test_playground import open_page, serve_playground  # noqa: E402
 
 # What the page shows, read through the shadow roots marimo draws its cells in.
 TEXTS = """(function read(root) { let text = "";
@@ -57,10 +57,7 @@ def main():
     server, address = serve_playground()
     try:
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1900})
-            page.goto(address)
+            browser, page = open_page(driver, address)
             page.get_by_text("final: w=").first.wait_for(timeout=60_000)
             page.wait_for_timeout(1000)
             sliders = page.get_by_role("slider")

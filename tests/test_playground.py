@@ -126,6 +126,14 @@ def serve_playground():
     raise AssertionError("marimo ended without printing its address")
 
 
+def open_page(driver, address):
+    """Headless Chromium (Debian's) showing the page at `address`: (browser, page)."""
+    browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1900})
+    page.goto(address)
+    return browser, page
+
+
 def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("PLAYGROUND_BROWSER") == "required":
@@ -139,10 +147,7 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
     server, address = serve_playground()
     try:
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1900})
-            page.goto(address)
+            browser, page = open_page(driver, address)
             summary = page.locator("pre").filter(has_text="final: w=")
             expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n",
                                          timeout=60_000)
