@@ -53,9 +53,11 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
     hyperparams = {**optimizers.DEFAULTS[method], **(hyperparams or {})}
     steps = None if schedule == "constant" else schedules.step_sizes(
         schedule, hyperparams["lr"], epochs, schedule_options)
+    # The sampling is of batches smaller than n: all the samples are one batch, in order.
+    replacement = sampling == "with replacement" and batch_size < n
     history = train(X, Y, update or optimizers.UPDATES[method], hyperparams, epochs,
                     batch_size, shuffle=sampling == "reshuffled", seed=seed, w0=w0, b0=b0,
-                    schedule=steps, replacement=sampling == "with replacement")
+                    schedule=steps, replacement=replacement)
     edge = optimizers.stability_edge(method, stability_bound(X, batch_size),
                                      hyperparams.get("momentum", 0.0))
     rule = optimizers.describe(method, hyperparams, batch_size, n)
@@ -69,11 +71,18 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
         warning = (f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
                    f"bound {short(edge)} of {rule}; the loss may blow up")
     ls_w, ls_b, _ = least_squares(X, Y)
+    # The rates' theory is of a constant step on all the samples.
     rates = optimizers.rates_of(method, hyperparams, history, hessian_eigenvalues(X),
-                                (ls_w, ls_b), batch_size == n)
+                                (ls_w, ls_b), batch_size == n and steps is None)
     facts = {"edge": edge, "rule": rule, "warning": warning, "diverged": report,
              "rates": rates, "hyperparams": hyperparams}
     return history, printed.getvalue().strip().splitlines(), facts
+
+
+@app.function
+def start_or_default(value, default):
+    """A start box's value, or the scripts' default while the box is empty."""
+    return default if value is None else float(value)
 
 
 @app.function
@@ -94,6 +103,24 @@ def read_upload(name, contents):
     if X.min() == X.max():
         return None, f"--data {name}: every x is {X[0].item():g}, so no single line fits best"
     return (X, Y), None
+
+
+@app.function
+def data_settings(**boxes):
+    """The data's settings from the number boxes: each one that is empty, not a whole number
+    where one is needed, or outside data.OPTIONS' interval is refused in one line, and its
+    default is used meanwhile."""
+    made, wrong = dict(data.DEFAULTS), []
+    for name, value in boxes.items():
+        kind, interval, _ = data.OPTIONS[name]
+        low, high = (float(end) for end in interval.strip("[]()").split(","))
+        if value is None or (kind is int and value != int(value)) or not low <= value <= high:
+            number = "a whole number" if kind is int else "a number"
+            wrong.append(f"{name} {value}: must be {number} in {interval}; using "
+                         f"{data.DEFAULTS[name]:g}")
+        else:
+            made[name] = kind(value)
+    return made, "; ".join(wrong) or None
 
 
 @app.cell
@@ -129,9 +156,12 @@ def _(mo, n, noise, seed, slope, upload):
     else:
         loaded, refusal = None, None
     if loaded is None:
-        X, Y = data.make_data(n=n.value, seed=seed.value, slope=slope.value, noise=noise.value)
-        source = (f"n={n.value} points of y = {slope.value:g}*x + N(0, {noise.value:g}^2) "
-                  f"noise, seed {seed.value}")
+        made, wrong = data_settings(n=n.value, slope=slope.value, noise=noise.value,
+                                    seed=seed.value)
+        refusal = refusal or wrong
+        X, Y = data.make_data(**made)
+        source = (f"n={made['n']} points of y = {made['slope']:g}*x + N(0, "
+                  f"{made['noise']:g}^2) noise, seed {made['seed']}")
     else:
         X, Y = loaded
         source = f"{len(X)} points from {upload.name()}"
@@ -142,19 +172,32 @@ def _(mo, n, noise, seed, slope, upload):
 
 
 @app.cell
-def _(X, mo):
+def _(mo):
     method = mo.ui.dropdown(list(optimizers.METHODS), value="gd", label="method")
-    # The step size on a log scale, 1e-4 to 10: every value is one the scripts take.
-    lr = mo.ui.slider(steps=[round(10 ** (k / 20), 6) for k in range(-80, 21)], value=0.1,
-                      label="lr", show_value=True)
     epochs = mo.ui.slider(1, 200, value=20, label="epochs", show_value=True)
-    batch_size = mo.ui.slider(1, len(X), value=len(X), label="batch size", show_value=True)
     sampling = mo.ui.dropdown(["in order", "reshuffled", "with replacement"],
                               value="reshuffled", label="sampling (batches smaller than n)")
     schedule = mo.ui.dropdown(list(schedules.SCHEDULES), value="constant", label="schedule")
     w0 = mo.ui.number(start=-100, stop=100, step=0.5, value=-10.0, label="w0")
     b0 = mo.ui.number(start=-100, stop=100, step=0.5, value=-20.0, label="b0")
-    return b0, batch_size, epochs, lr, method, sampling, schedule, w0
+    return b0, epochs, method, sampling, schedule, w0
+
+
+@app.cell
+def _(X, mo):
+    batch_size = mo.ui.slider(1, len(X), value=len(X), label="batch size", show_value=True)
+    return (batch_size,)
+
+
+@app.cell
+def _(method, mo):
+    # The step size on a log scale, 1e-4 to 10 (every value one the scripts take), starting
+    # at the method's own default, as optimizers.py --method NAME does.
+    default_lr = optimizers.DEFAULTS[method.value]["lr"]
+    lr = mo.ui.slider(steps=sorted({round(10 ** (k / 20), 6) for k in range(-80, 21)}
+                                   | {default_lr}),
+                      value=default_lr, label="lr", show_value=True)
+    return (lr,)
 
 
 @app.cell
@@ -187,8 +230,8 @@ def chosen_hyperparams(method, lr, settings):
 def _(X, Y, b0, batch_size, epochs, lr, method, sampling, schedule, settings, w0):
     history, summary, facts = run_setting(
         X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
-        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42, w0.value,
-        b0.value)
+        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
+        start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0))
     return facts, history, summary
 
 
@@ -234,12 +277,16 @@ def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set
     # while the step size or a method's setting moves; a diverging run leaves the picture.
     ghost = get_ghost()
     _ = clear
+    if ghost is not None and ghost[0] is not X:  # another data set's run: no ghost
+        ghost = None
+    ghost = None if ghost is None else ghost[1]
     # A Figure of its own (no pyplot), at 75 dpi: marimo draws it sharp at twice that.
     figure = Figure(figsize=(15, 4.2), dpi=75)
     surface_axes, loss_axes, fit_axes = figure.subplots(1, 3)
     # Centred on least squares, as far again on the other side as the start: a stable
     # step can overshoot that far, and no farther.
-    half_w, half_b = 1.2 * abs(w0.value - ls_w) + 0.5, 1.2 * abs(b0.value - ls_b) + 0.5
+    start_w, start_b = history.path[0]
+    half_w, half_b = 1.2 * abs(start_w - ls_w) + 0.5, 1.2 * abs(start_b - ls_b) + 0.5
     w_low, w_high, b_low, b_high = ls_w - half_w, ls_w + half_w, ls_b - half_b, ls_b + half_b
     surface.loss_contours(surface_axes, X, Y, (w_low, w_high), (b_low, b_high))
     if ghost is not None:
@@ -273,7 +320,7 @@ def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set
     fit_axes.legend(loc="upper right", fontsize=8)
     figure.subplots_adjust(left=0.05, right=0.99, bottom=0.13, top=0.92, wspace=0.22)
     views = figure
-    set_ghost(history)
+    set_ghost((X, history))
     return (views,)
 
 
@@ -282,7 +329,8 @@ def _(X, Y, b0, w0):
     # The optimizers lesson's phase diagram: heavy ball's loss after a few steps for every
     # (lr, momentum), computed once for this data and start.
     lam_max = max(hessian_eigenvalues(X))
-    phase = optimizers.phase_grid(X, Y, lam_max, 80, w0.value, b0.value)
+    phase = optimizers.phase_grid(X, Y, lam_max, 80, start_or_default(w0.value, -10.0),
+                                  start_or_default(b0.value, -20.0))
     best = optimizers.best_settings(hessian_eigenvalues(X))
     return best, lam_max, phase
 
@@ -316,8 +364,9 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
       schedule, settings, w0):
     mine, _, _ = run_setting(
         X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
-        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42, w0.value,
-        b0.value, update=my_update)
+        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
+        start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
+        update=my_update)
     if len(mine.path) == len(history.path):
         apart = f"its largest distance from {method.value}'s path: " \
                 f"{largest_distance(mine.path, history.path):.1e}"

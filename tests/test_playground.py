@@ -186,3 +186,14 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
         except subprocess.TimeoutExpired:
             server.kill()
     assert (tmp_path / "playground.png").stat().st_size > 0
+
+
+def test_a_bad_number_in_a_data_box_is_refused_in_one_line_and_its_default_kept():
+    made, refusal = playground.data_settings(n=None, slope=-5.0, noise=-1.0, seed=3.5)
+    assert made == {**playground.data.DEFAULTS, "slope": -5.0}
+    assert refusal == ("n None: must be a whole number in [2, 10000000]; using 100; "
+                       "noise -1.0: must be a number in [0, 1e6]; using 0.4; "
+                       "seed 3.5: must be a whole number in [0, 9223372036854775807]; "
+                       "using 42")
+    made, refusal = playground.data_settings(n=50, slope=2.5, noise=0.0, seed=7)
+    assert refusal is None and made == {"n": 50, "slope": 2.5, "noise": 0.0, "seed": 7}
