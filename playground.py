@@ -32,7 +32,7 @@ with app.setup:
     from plots import surface
     from plots.style import floor_line
 
-    # One thread for torch: the runs are small, and the page's server needs the other core.
+    # One thread for torch: the runs are small, and the page's server can have the other core.
     torch.set_num_threads(1)
 
     # The sliders' steps for the methods' own settings: inside optimizers.SETTINGS'
