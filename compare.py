@@ -34,7 +34,7 @@ def main(argv=None):
     import argparse
 
     import data
-    from descent import exit_if_diverged
+    from descent import divergence_report
     from plumbing import options, output
 
     parser = options.Parser("Batch gradient descent against SGD: a table and three loss "
@@ -76,24 +76,28 @@ def main(argv=None):
         "SGD": train_sgd(X, Y, args.sgd_lr, args.epochs, args.w0, args.b0,
                          seed=args.order_seed, verbose=False),
     }
-    for name, (lr, _, size, rule) in runs.items():
-        exit_if_diverged(parser, histories[name], -(-n // size), lr, bounds[name], rule,
-                             label=f"{name}: ")
-    for row in result_table(X, Y, histories):
-        print(row)
+    diverged = {name: divergence_report(histories[name], -(-n // size), lr, bounds[name], rule)
+                for name, (lr, _, size, rule) in runs.items()}
+    diverged = {name: report for name, report in diverged.items() if report is not None}
+    if not diverged:
+        for row in result_table(X, Y, histories):
+            print(row)
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 
     ls_loss = least_squares(X, Y)[2]
     batch, sgd = histories["batch GD"], histories["SGD"]
+    last = [] if "batch GD" in diverged else [final_loss(X, Y, batch)]
     figures = {
-        "batch_loss.png": tutorial.plot_batch_loss(batch.epoch_losses + [final_loss(X, Y, batch)],
-                                                   args.batch_lr, ls_loss),
+        "batch_loss.png": tutorial.plot_batch_loss(batch.epoch_losses + last, args.batch_lr,
+                                                   ls_loss),
         "sgd_loss.png": tutorial.plot_sgd_loss(X, Y, sgd, args.sgd_lr, 1, ls_loss),
         "compare_loss.png": tutorial.plot_compare(
             X, Y, batch, sgd, [f"batch GD, lr={args.batch_lr:g}", f"SGD, lr={args.sgd_lr:g}"],
             ls_loss),
     }
-    output.save_figures(out_dir, figures)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    for name, report in diverged.items():
+        parser.exit(1, f"{parser.prog}: error: {name}: {report}\n")
     output.show_figures(figures, args.show)
 

@@ -198,15 +198,20 @@ def check_divergence_report(stdout, stderr):
     assert "stability bound" in error_lines[0] and "step size" in error_lines[0]
 
 
-def test_a_comparison_that_diverges_stops_with_one_line_and_keeps_earlier_figures(
-        tmp_path, capsys):
+def test_a_comparison_that_diverges_draws_both_runs_then_stops_with_one_line(tmp_path,
+                                                                             capsys):
     out = tmp_path / "out"
     earlier = earlier_figures(out)
     with pytest.raises(SystemExit) as stopped:
         compare.main(["--sgd-lr", "0.5", "--out", str(out)])
     assert stopped.value.code == 1
-    check_divergence_report(*capsys.readouterr())
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+    stdout, stderr = capsys.readouterr()
+    check_divergence_report(stdout, stderr)
+    assert ": error: SGD: diverged at epoch 1, step " in stderr
+    assert "least squares" not in stdout  # no table of a run that blew up
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert now.keys() == earlier.keys()
+    assert all(now[name] != earlier[name] and now[name].startswith(b"\x89PNG") for name in now)
 
 
 def only_the_diverged_runs_figure_is_new(out, earlier, name):
