@@ -128,8 +128,10 @@ def plot_phase(lrs, betas, excess, start_excess, lam_max, best, steps, default,
               markeredgecolor="black",
               label=f"best: lr={best['momentum lr']:.4f}, momentum={best['momentum beta']:.4f} "
                     f"(rate {best['momentum rate']:.4f})")
+    off = "" if default["lr"] <= lrs.max() and default["momentum"] <= betas.max() else (
+        " (off the chart)")
     axes.plot(default["lr"], default["momentum"], "o", color="white", markeredgecolor="black",
-              label=f"{marker}: lr={default['lr']:g}, momentum={default['momentum']:g}")
+              label=f"{marker}: lr={default['lr']:g}, momentum={default['momentum']:g}{off}")
     handles, _ = axes.get_legend_handles_labels()
     handles.append(Patch(color="lightgrey", label=f"above the starting loss after {steps} steps"))
     axes.set(xlim=(lrs.min(), lrs.max()), ylim=(betas.min(), betas.max()))
