@@ -34,7 +34,7 @@ def main(argv=None):
     import argparse
 
     import data
-    from descent import divergence_report
+    from descent import divergence_report, exit_on
     from plumbing import options, output
 
     parser = options.Parser("Batch gradient descent against SGD: a table and three loss "
@@ -98,6 +98,6 @@ def main(argv=None):
     }
     output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
     for name, report in diverged.items():
-        parser.exit(1, f"{parser.prog}: error: {name}: {report}\n")
+        exit_on(parser, report, label=f"{name}: ")
     output.show_figures(figures, args.show)
 

@@ -50,7 +50,7 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
 
 def main(argv=None):
     import data
-    from descent import divergence_report, print_summary, short
+    from descent import divergence_report, exit_on, print_summary, short
     from plumbing import options, output
 
     parser = options.Parser("Batch gradient descent on the tutorial's line, by hand with "
@@ -78,7 +78,6 @@ def main(argv=None):
     losses = history.epoch_losses + ([final_loss(X, Y, history)] if diverged is None else [])
     figures = {"batch_loss.png": tutorial.plot_batch_loss(losses, args.lr, least_squares(X, Y)[2])}
     output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
-    if diverged is not None:
-        parser.exit(1, f"{parser.prog}: error: {diverged}\n")
+    exit_on(parser, diverged)
     output.show_figures(figures, args.show)
 

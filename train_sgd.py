@@ -65,7 +65,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
 def main(argv=None):
     import data
     import schedules
-    from descent import divergence_report, gd_update, print_summary, short, train
+    from descent import divergence_report, exit_on, gd_update, print_summary, short, train
     from plumbing import options, output
 
     parser = options.Parser("Stochastic gradient descent on the tutorial's line, by hand.")
@@ -160,7 +160,6 @@ def main(argv=None):
                                           least_squares(X, Y)[2])
     figures = {name: figure}
     output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
-    if diverged is not None:
-        parser.exit(1, f"{parser.prog}: error: {diverged}\n")
+    exit_on(parser, diverged)
     output.show_figures(figures, args.show)
 

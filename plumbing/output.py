@@ -41,8 +41,10 @@ OWNER = ".owner.lock"  # in a staging folder, held by the run that made it
 def remove_dead_staging(folder):
     """Remove the staging folders in `folder` whose run is gone: their lock is free."""
     for entry in os.scandir(folder):
+        if not entry.name.startswith(".staging-"):
+            continue
         owner = FileLock(os.path.join(entry.path, OWNER), blocking=False)
-        if entry.name.startswith(".staging-") and os.path.isfile(owner.lock_file):
+        if os.path.isfile(owner.lock_file):
             try:
                 owner.acquire()
             except (Timeout, OSError):
