@@ -27,7 +27,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from descent import exit_if_diverged, print_summary, short
+from descent import divergence_report, exit_on, print_summary, short
 from model import History, criterion, forward, largest_distance, least_squares, stability_bound
 
 TEST_ARGS = ["--workers", "2", "--epochs", "3"]
@@ -271,16 +271,17 @@ def main(argv=None):
             print(epoch_line(epoch, loss, *history.path[epoch * per_epoch]))
     # The divergence check reads the full-data loss at each epoch's start.
     history.step_losses = history.epoch_losses
-    exit_if_diverged(parser, history, 1, args.lr, bound, rule)
+    diverged = divergence_report(history, 1, args.lr, bound, rule)
 
     from plots import data_parallel as plots  # only now: matplotlib's backend has been chosen
 
-    print_summary(X, Y, history)
     reference = single_process_path(X, Y, args, batch_size)
-    distance = largest_distance(history.path, reference.path)
-    print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
-          f"b={reference.b:+.6f}; the largest distance between the two paths: "
-          f"{distance:.1e}")
+    if diverged is None:  # a diverged run's figure shows its climb; its one line ends it
+        print_summary(X, Y, history)
+        distance = largest_distance(history.path, reference.path)
+        print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
+              f"b={reference.b:+.6f}; the largest distance between the two paths: "
+              f"{distance:.1e}")
     label = (("DDP" if args.ddp else "batch GD") if batch_size == len(X) else
              f"mini-batch {batch_size}") + f" on {workers} workers, lr={args.lr:g}" + \
         ("" if plain else f", weights {args.weights}")
@@ -291,7 +292,8 @@ def main(argv=None):
     if not args.ddp and plain and batch_size == len(X):
         figures["data_parallel_shards.png"] = plots.plot_shards(
             X, Y, workers, args.w0, args.b0, shard_bounds)
-    output.save_figures(out_dir, figures)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    exit_on(parser, diverged)
     output.show_figures(figures, args.show)
 
 

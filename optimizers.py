@@ -22,7 +22,7 @@ if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handl
 import torch
 
 from data import standardise
-from descent import exit_if_diverged, print_summary, short, train, train_cells
+from descent import divergence_report, exit_on, print_summary, short, train, train_cells
 from model import (
     criterion,
     forward,
@@ -347,7 +347,7 @@ def main(argv=None):
           f"w={args.w0:g} b={args.b0:g}")
 
     # The runs.
-    runs = {}
+    runs, diverged = {}, {}
     for method in methods:
         hyperparams = chosen[method]
         edge = stability_edge(method, plain_bound, hyperparams.get("momentum", 0.0))
@@ -362,14 +362,18 @@ def main(argv=None):
         if args.method is None:  # say how to give a method a step of its own
             rule += f" (give {method} its own step with --method {method} --lr, or try " \
                     "--standardise)"
-        exit_if_diverged(parser, history, -(-n // batch_size), hyperparams["lr"], edge,
-                             rule, label=label)
+        report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge,
+                                   rule)
+        if report is not None:
+            diverged[method] = label + report
         runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,
                                                        curvatures, (ls_w, ls_b), batch_size == n))
 
-    if args.method is None:
+    # A run that diverged prints no table and no summary: its figure shows the climb, and
+    # its one line ends the run after it.
+    if args.method is None and not diverged:
         print_table(X, Y, runs, (ls_w, ls_b))
-    else:
+    elif not diverged:
         hyperparams, history, (predicted, measured) = runs[args.method]
         if predicted is not None:
             print(f"rate per step: predicted {predicted:.4f}, measured "
@@ -383,14 +387,17 @@ def main(argv=None):
                  if rates[0] is not None}
     labels = {method: f"{method}, {settings_text(hyperparams)}"
               for method, (hyperparams, _, _) in runs.items()}
-    figure = drawing.plot_methods(X, Y, paths, predicted, labels, -(-n // batch_size))
+    figure = drawing.plot_methods(X, Y, paths, predicted, labels, -(-n // batch_size),
+                                  diverged)
     if args.method is None:
         figures = {"optimizers.png": figure}
         if batch_size == n:
             figures["momentum_phase.png"] = phase_figure(X, Y, args, curvatures, best, drawing)
     else:
         figures = {f"optimizer_{args.method}.png": figure}
-    output.save_figures(out_dir, figures)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    for report in diverged.values():
+        exit_on(parser, report)
     output.show_figures(figures, args.show)
 
 

@@ -266,12 +266,13 @@ def _(mo):
     # The last setting's run, drawn faintly behind the new one (the ghost).
     get_ghost, set_ghost = mo.state(None)
     clear = mo.ui.button(label="clear the ghost", on_change=lambda _: set_ghost(None))
-    return clear, get_ghost, set_ghost
+    pin = mo.ui.switch(label="pin the ghost (keep this run behind the next ones)")
+    return clear, get_ghost, pin, set_ghost
 
 
 @app.cell
-def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set_ghost,
-      w0, clear):
+def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_loss, ls_w,
+      pin, set_ghost, w0):
     # The views: the path over the loss surface, the loss against the updates, the fit.
     # Their axes depend on the data, the start and the run's length only, so they stay put
     # while the step size or a method's setting moves; a diverging run leaves the picture.
@@ -285,9 +286,7 @@ def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set
     surface_axes, loss_axes, fit_axes = figure.subplots(1, 3)
     # Centred on least squares, as far again on the other side as the start: a stable
     # step can overshoot that far, and no farther.
-    start_w, start_b = history.path[0]
-    half_w, half_b = 1.2 * abs(start_w - ls_w) + 0.5, 1.2 * abs(start_b - ls_b) + 0.5
-    w_low, w_high, b_low, b_high = ls_w - half_w, ls_w + half_w, ls_b - half_b, ls_b + half_b
+    (w_low, b_low), (w_high, b_high) = surface.overshoot_box(history.path[0], (ls_w, ls_b))
     surface.loss_contours(surface_axes, X, Y, (w_low, w_high), (b_low, b_high))
     if ghost is not None:
         ghost_w, ghost_b = torch.tensor(ghost.path).T
@@ -305,6 +304,15 @@ def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set
                        lw=1, alpha=0.6, label="the last setting")
     loss_axes.plot(range(1, len(history.step_losses) + 1), history.step_losses, lw=1,
                    color="tab:blue", label="each update's loss")
+    _predicted = facts["rates"][0]
+    if _predicted is not None and len(history.step_losses) > optimizer_plots.SKIP:
+        # The theory's rate, through the measured loss a few updates in (as the optimizers
+        # lesson draws it), above the floor.
+        # (update k's loss is that of the k-th point of the path, counted from 0)
+        _steps, _excess = optimizer_plots.predicted_line(
+            [loss - ls_loss for loss in history.step_losses], _predicted)
+        loss_axes.plot(_steps + 1, _excess + ls_loss, color="tab:blue", ls="--", lw=1,
+                       label=f"predicted: {_predicted:.4f} a step")
     loss_axes.set_yscale("log")
     floor_line(loss_axes, ls_loss)
     start_loss = history.epoch_losses[0]
@@ -320,7 +328,8 @@ def _(X, Y, b0, batch_size, epochs, get_ghost, history, ls_b, ls_loss, ls_w, set
     fit_axes.legend(loc="upper right", fontsize=8)
     figure.subplots_adjust(left=0.05, right=0.99, bottom=0.13, top=0.92, wspace=0.22)
     views = figure
-    set_ghost((X, history))
+    if not pin.value or get_ghost() is None:  # pinned: the same ghost behind every run
+        set_ghost((X, history))
     return (views,)
 
 
@@ -382,7 +391,7 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
 
 @app.cell
 def _(b0, batch_size, clear, data_panel, epochs, facts_panel, lr, method, mine_panel, mo,
-      phase_view, sampling, schedule, settings, summary, views, w0):
+      phase_view, pin, sampling, schedule, settings, summary, views, w0):
     mo.vstack([
         data_panel,
         mo.hstack([method, lr, epochs, batch_size], justify="start"),
@@ -391,7 +400,7 @@ def _(b0, batch_size, clear, data_panel, epochs, facts_panel, lr, method, mine_p
         text_block(mo, summary) if summary else mo.md(""),
         facts_panel,
         views,
-        mo.hstack([clear], justify="start"),
+        mo.hstack([clear, pin], justify="start"),
         phase_view if phase_view is not None else mo.md(""),
         mine_panel,
     ])

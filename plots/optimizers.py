@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 
 from model import full_loss_along, least_squares
 from plots.style import finish, plain_ticks
-from plots.surface import draw_paths, loss_contours, path_window
+from plots.surface import draw_paths, loss_contours, overshoot_box, path_window
 
 # One colour per method, the same in every figure of the lesson.
 METHOD_COLORS = {"gd": "tab:blue", "momentum": "tab:orange", "nesterov": "tab:green",
@@ -33,12 +33,23 @@ def excess_losses(X, Y, path):
     return np.maximum(full_loss_along(X, Y, path) - least_squares(X, Y)[2], ROUNDING)
 
 
-def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
+def predicted_line(excess, rate):
+    """(steps, loss above least squares) the theory predicts, through the measured loss at
+    step SKIP, down to float32's rounding: the loss is quadratic in the distance, so it
+    shrinks by rate^2 a step. `excess`: the measured loss above least squares, each update."""
+    steps = np.arange(len(excess))
+    line = excess[SKIP] * rate ** (2.0 * (steps - SKIP))
+    shown = line >= ROUNDING
+    return steps[shown], line[shown]
+
+
+def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch, diverged=()):
     """Left: each method's path over the contours of the loss, from the same start.
     Right: each method's loss above least squares against the updates, log scale; where
     the theory applies, its predicted rate as a dashed line of the same colour.
 
-    paths: {method: path}; predicted: {method: rate per step}; labels: {method: legend}.
+    paths: {method: path}; predicted: {method: rate per step}; labels: {method: legend};
+    diverged: the methods whose runs diverged.
     """
     figure, (surface, losses) = plt.subplots(1, 2, figsize=(12, 5.6),
                                              gridspec_kw={"width_ratios": [1, 1.4]})
@@ -51,7 +62,11 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
     if "adagrad" in paths:  # a wide band: at their defaults RMSprop takes its first step
         styles[labels["adagrad"]].update(linewidth=4, alpha=0.45, zorder=1)
     ls_w, ls_b, _ = least_squares(X, Y)
-    w_range, b_range = path_window({**paths, "least squares": [(ls_w, ls_b)]})
+    # A diverged path would stretch the window to where it flew off: it is framed by the
+    # box a stable step stays in instead, and drawn until it leaves the picture.
+    framed = {method: overshoot_box(path[0], (ls_w, ls_b))
+              if method in diverged else path for method, path in paths.items()}
+    w_range, b_range = path_window({**framed, "least squares": [(ls_w, ls_b)]})
     loss_contours(surface, X, Y, w_range, b_range)
     draw_paths(surface, {labels[method]: path for method, path in paths.items()}, styles)
     surface.plot(ls_w, ls_b, "kX", markersize=10, label="least squares")
@@ -70,10 +85,7 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch):
         losses.plot(steps, excess, color=palette[method], linewidth=1.4,
                     label=labels[method])
         if method in predicted and len(excess) > SKIP:
-            # The loss is quadratic in the distance, so it shrinks by rate^2 a step.
-            line = excess[SKIP] * predicted[method] ** (2.0 * (steps - SKIP))
-            shown = line >= ROUNDING
-            losses.plot(steps[shown], line[shown], color=palette[method],
+            losses.plot(*predicted_line(excess, predicted[method]), color=palette[method],
                         linestyle="--", linewidth=1,
                         label=f"predicted: {predicted[method]:.4f} a step")
     lowest = min(excess_losses(X, Y, path).min() for path in paths.values())

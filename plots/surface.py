@@ -55,6 +55,16 @@ def path_window(paths, pad=0.06):
     return tuple((lo - pad * s, hi + pad * s) for lo, hi, s in zip(low, high, span, strict=True))
 
 
+def overshoot_box(start, centre):
+    """Two corners of the box around `centre` (least squares) that reaches as far past it
+    as `start` is on this side, and a little more: a stable step can overshoot that far and
+    no farther, so a path that leaves the box is diverging. Framing it keeps the picture
+    put while the step size changes, and a diverging path is drawn until it leaves."""
+    centre = np.asarray(centre, dtype=float)
+    half = 1.2 * np.abs(np.asarray(start, dtype=float) - centre) + 0.5
+    return [tuple(centre - half), tuple(centre + half)]
+
+
 def zoom_window(paths, centre, tail=0.1, pad=0.15):
     """A square (w_range, b_range) around `centre` holding the last `tail` of every path:
     where the runs ended up, and the ball the noisy ones kept wandering in."""

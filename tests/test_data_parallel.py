@@ -323,3 +323,14 @@ def test_costs_prints_the_measured_table_and_the_models_prediction_from_one_run(
     assert said == pytest.approx(latency * 1e6 / (per_sample * 0.5), rel=0.01)
     assert "a model, not a measurement: K machines" in out
     assert (tmp_path / "out" / "data_parallel_costs.png").exists()
+
+
+def test_unweighted_shards_diverge_drawing_their_climb_then_one_line(tmp_path, capsys):
+    status, out, err = run_main(data_parallel, capsys, "--workers", "3", "--weights", "none",
+                                "--out", tmp_path)
+    assert status == 1
+    assert err.strip().endswith("diverged at epoch 7: loss 3.21e+09; descent on losses "
+                                "weighted by none has no fixed stability bound; try a smaller "
+                                "step size than 0.1") and len(err.strip().splitlines()) == 1
+    assert "final:" not in out
+    assert [p.name for p in tmp_path.iterdir()] == ["data_parallel_weights-none3_loss.png"]

@@ -267,15 +267,31 @@ def test_bad_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, 
     assert not (tmp_path / "out").exists()
 
 
-def test_a_heavy_ball_past_its_edge_stops_naming_the_edge(tmp_path, capsys):
+def test_a_heavy_ball_past_its_edge_draws_its_climb_then_stops_naming_the_edge(tmp_path,
+                                                                              capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "optimizer_momentum.png").write_text("an earlier figure")
-    status, _, err = run_main(optimizers, capsys, "--method", "momentum", "--lr", 0.5,
-                              "--momentum", 0.9, "--out", tmp_path / "out")
+    (tmp_path / "out" / "optimizers.png").write_text("another")
+    status, out, err = run_main(optimizers, capsys, "--method", "momentum", "--lr", 0.5,
+                                "--momentum", 0.9, "--out", tmp_path / "out")
     assert status == 1
     assert len(err.strip().splitlines()) == 1
     assert "stability bound 0.2279 of heavy ball with momentum 0.9 on all 100 samples" in err
-    assert (tmp_path / "out" / "optimizer_momentum.png").read_text() == "an earlier figure"
+    assert "final:" not in out and "rate per step" not in out
+    # The climb is drawn (the figure is replaced by a PNG); nothing else is touched.
+    assert (tmp_path / "out" / "optimizer_momentum.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "out" / "optimizers.png").read_text() == "another"
+
+
+def test_every_method_runs_and_a_diverged_one_is_named_after_the_figure(tmp_path, capsys):
+    # On single samples, gd's and momentum's default steps are past their bounds.
+    status, out, err = run_main(optimizers, capsys, "--batch-size", "1", "--epochs", "5",
+                                "--out", tmp_path)
+    assert status == 1
+    assert "error: gd: diverged at epoch 1, step 23: loss" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "final:" not in out and "distance  predicted" not in out
+    assert (tmp_path / "optimizers.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_run_that_starts_on_least_squares_has_no_rate_to_measure(data, tmp_path, capsys):

@@ -134,6 +134,14 @@ def open_page(driver, address):
     return browser, page
 
 
+def screenshot(page, name):
+    """With PLAYGROUND_SCREENSHOTS=figures, the page as docs/playground.md shows it."""
+    if os.environ.get("PLAYGROUND_SCREENSHOTS"):
+        page.locator("h1").click()  # no slider's tooltip in the picture
+        page.screenshot(path=os.path.join(os.environ["PLAYGROUND_SCREENSHOTS"], name),
+                        full_page=True)
+
+
 def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("PLAYGROUND_BROWSER") == "required":
@@ -144,6 +152,10 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
     _, batch_out, _ = run_main(train_batch, capsys, "--out", tmp_path / "a")
     _, momentum_out, _ = run_main(optimizers, capsys, "--method", "momentum", "--lr", "0.1",
                                   "--epochs", "20", "--out", tmp_path / "b")
+    status, _, diverged_err = run_main(train_batch, capsys, "--lr", "0.177828", "--out",
+                                       tmp_path / "c")
+    assert status == 1
+    diverged_at = diverged_err.split("error: ")[1].split(";")[0]  # diverged at epoch 13: ...
     server, address = serve_playground()
     try:
         with sync_playwright() as driver:
@@ -161,15 +173,19 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             expect(page.get_by_text("warning: gd lr=0.125893 is at or above the stability "
                                     "bound 0.1200 of plain descent on all 100 samples"
                                     )).to_be_visible()
-            page.keyboard.press("ArrowLeft")
-            page.keyboard.press("ArrowLeft")  # back to 0.1
+            for _ in range(3):  # 0.141, 0.158, 0.178: this one blows up within 20 epochs
+                page.keyboard.press("ArrowRight")
+            expect(page.get_by_text(f"error: {diverged_at}; step size 0.177828 is at or "
+                                    "above the stability bound 0.1200")).to_be_visible()
+            screenshot(page, "playground_diverged.png")
+            lr.focus()
+            for _ in range(5):
+                page.keyboard.press("ArrowLeft")  # back to 0.1
+            expect(page.get_by_text("error: diverged")).to_have_count(0)
 
             page.locator("select").first.select_option("momentum")
             expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
-            if os.environ.get("PLAYGROUND_SCREENSHOTS"):  # docs/playground.md's, regenerated
-                page.locator("h1").click()  # no slider's tooltip in the picture
-                page.screenshot(path=os.path.join(os.environ["PLAYGROUND_SCREENSHOTS"],
-                                                  "playground.png"), full_page=True)
+            screenshot(page, "playground.png")
 
             (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4\n")
             page.locator("input[type=file]").set_input_files(tmp_path / "bad.csv")
