@@ -45,6 +45,10 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
             step_losses.append(loss.item())
             # Step 3: backward pass: autograd fills w.grad and b.grad.
             loss.backward()
+            if print_steps:  # where this step starts, and the gradient autograd found there
+                print(f"  step {len(step_losses):5d}: w={w.item():+.6f} b={b.item():+.6f} "
+                      f"loss={loss.item():.6f} dloss/dw={w.grad.item():+.6f} "
+                      f"dloss/db={b.grad.item():+.6f}")
             # Step 4: the update, the same rule as batch descent.
             w.data = w.data - lr * w.grad.data
             b.data = b.data - lr * b.grad.data
@@ -53,9 +57,6 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
             b.grad.data.zero_()
 
             path.append((w.item(), b.item()))
-            if print_steps:
-                print(f"  step {len(step_losses):5d}: loss={loss.item():.6f} "
-                      f"w={w.item():+.6f} b={b.item():+.6f}")
         if verbose:
             print(f"epoch {epoch:3d}: loss={loss_SGD[-1]:.6f} w={w.item():+.6f} b={b.item():+.6f}")
 
@@ -75,7 +76,8 @@ def main(argv=None):
                         help="visit the samples in their stored order, as the tutorial does")
     options.add(parser, "order_seed", 42)
     parser.add_argument("--print-steps", action="store_true",
-                        help="also print every step's own loss (the tutorial's long list)")
+                        help="also print every step: the (w, b) it starts from, its own loss "
+                             "(the tutorial's long list) and the gradient autograd computed")
     # Making SGD settle (docs/settling.md): a schedule, the sampling, averaging.
     variants = {name: defaults for name, (_, defaults) in schedules.SCHEDULES.items()}
     options.add_variants(parser, "schedule", variants, schedules.OPTIONS, default="constant",

@@ -32,6 +32,7 @@ import io
 import json
 import os
 import re
+import runpy
 import shlex
 import sys
 import tempfile
@@ -58,14 +59,19 @@ def run_command(command, cwd):
     words = shlex.split(command)
     assert words[0] in ("python", "python3") and words[1].endswith(".py"), (
         f"a documented command runs one of the scripts: {command!r}")
-    module = importlib.import_module(Path(words[1]).stem)
+    script = ROOT / words[1]
+    # tutorial.py is the tutorial's code as a plain file, no main(): run it top to bottom.
+    module = importlib.import_module(script.stem) if "def main(" in script.read_text() else None
     printed = io.StringIO()
     saved = os.getcwd(), sys.argv
     os.chdir(cwd)
     sys.argv = [words[1], *words[2:]]  # argparse names the script from argv[0]
     try:
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            module.main(words[2:])
+            if module is None:
+                runpy.run_path(str(script), run_name="__main__")
+            else:
+                module.main(words[2:])
         status = 0
     except SystemExit as stop:
         status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)

@@ -88,11 +88,30 @@ def test_tutorial_scripts_write_their_figures(tmp_path):
         assert sorted(path.name for path in out.iterdir()) == sorted(figures)
 
 
-def test_print_steps_prints_every_steps_own_loss(tmp_path, capsys):
+def test_print_steps_prints_every_steps_own_loss_and_the_gradient_derived_by_hand(
+        tmp_path, capsys, data):
     train_sgd.main(["--epochs", "2", "--no-shuffle", "--print-steps", "--out", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
-    assert sum(line.startswith("  step ") for line in lines) == 200
+    steps = [line for line in lines if line.startswith("  step ")]
+    assert len(steps) == 200
     assert lines[-3].startswith("least squares: w=") and lines[-2].startswith("final: w=")
+    pattern = re.compile(r"  step +(\d+): w=(\S+) b=(\S+) loss=(\S+) dloss/dw=(\S+) "
+                         r"dloss/db=(\S+)$")
+    X, Y = (values.reshape(-1).double() for values in data)
+    for number, line in enumerate(steps):
+        step, w, b, loss, dw, db = (float(part) for part in pattern.match(line).groups())
+        assert step == number + 1
+        # For one sample, loss = r^2 with r = w*x + b - y: dloss/dw = 2*r*x, dloss/db = 2*r.
+        # In the stored order, step k is sample (k - 1) mod n. w and b are printed to six
+        # decimals, so r is known to about 3e-6 and the gradients to about 1e-4.
+        x, y = X[number % 100].item(), Y[number % 100].item()
+        r = w * x + b - y
+        assert loss == pytest.approx(r * r, rel=1e-5, abs=1e-4)
+        assert dw == pytest.approx(2 * r * x, rel=1e-5, abs=1e-4)
+        assert db == pytest.approx(2 * r, rel=1e-5, abs=1e-4)
+    # Each step starts where the last one's update, w - lr * dloss/dw, left it.
+    first, second = (pattern.match(line).groups() for line in steps[:2])
+    assert float(second[1]) == pytest.approx(float(first[1]) - 0.01 * float(first[4]), abs=2e-6)
 
 
 def without_timings(text):
