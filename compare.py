@@ -46,7 +46,9 @@ def main(argv=None):
     # that says what to use instead.
     parser.add_argument("--lr", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", help=argparse.SUPPRESS)
+    options.add_device_arg(parser)
     args, out_dir = options.parse(parser, argv)
+    options.check_device(parser, args.device)
     if args.lr is not None:
         parser.error("--lr: the two runs have a step size each: --batch-lr (default 0.1) "
                      "and --sgd-lr (default 0.01)")
@@ -70,10 +72,15 @@ def main(argv=None):
         # The runs print nothing of their own here: say that this one takes a while.
         print(f"training: {args.epochs * n:,} SGD updates, about {args.epochs * n / 5000:.0f} s "
               "at 0.2 ms an update", flush=True)
+    if args.device != "cpu":
+        import torch
+
+        print(f"device: {args.device} ({torch.cuda.get_device_name()})")
+    on_device = X.to(args.device), Y.to(args.device)
     histories = {
-        "batch GD": train_batch(X, Y, args.batch_lr, args.epochs, args.w0, args.b0,
+        "batch GD": train_batch(*on_device, args.batch_lr, args.epochs, args.w0, args.b0,
                                 verbose=False),
-        "SGD": train_sgd(X, Y, args.sgd_lr, args.epochs, args.w0, args.b0,
+        "SGD": train_sgd(*on_device, args.sgd_lr, args.epochs, args.w0, args.b0,
                          seed=args.order_seed, verbose=False),
     }
     diverged = {name: divergence_report(histories[name], -(-n // size), lr, bounds[name], rule)

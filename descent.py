@@ -65,8 +65,8 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
     """
     n = len(X)
     batch_size = n if batch_size is None else min(batch_size, n)
-    w = torch.tensor(float(w0), requires_grad=True)
-    b = torch.tensor(float(b0), requires_grad=True)
+    w = torch.tensor(float(w0), requires_grad=True, device=X.device)
+    b = torch.tensor(float(b0), requires_grad=True, device=X.device)
     params, state = [w, b], {}
     history = History(path=[(w.item(), b.item())])
     generator = torch.Generator().manual_seed(seed)

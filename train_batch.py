@@ -20,8 +20,9 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
     With verbose=True it prints, like the tutorial, each epoch's loss and (w, b) after the
     epoch's step.
     """
-    w = torch.tensor(float(w0), requires_grad=True)
-    b = torch.tensor(float(b0), requires_grad=True)
+    # The parameters live where the data does: the CPU, or a GPU (--device cuda).
+    w = torch.tensor(float(w0), requires_grad=True, device=X.device)
+    b = torch.tensor(float(b0), requires_grad=True, device=X.device)
     loss_BGD = []  # the loss at every epoch, the tutorial's list
     path = [(w.item(), b.item())]  # (w, b) after every step, for the pictures
 
@@ -56,7 +57,9 @@ def main(argv=None):
     parser = options.Parser("Batch gradient descent on the tutorial's line, by hand with "
                             "autograd.")
     options.add_training_args(parser, data, lr=0.1, epochs=20)
+    options.add_device_arg(parser)
     args, out_dir = options.parse(parser, argv)
+    options.check_device(parser, args.device)
     X, Y, source = data.load_data(parser, args)
     options.check_work(parser, args.epochs, len(X), len(X))
 
@@ -68,7 +71,10 @@ def main(argv=None):
         print(f"warning: lr={args.lr:g} is at or above the batch stability bound "
               f"{short(bound)} (2 / largest eigenvalue of the MSE Hessian); the loss will "
               "grow", flush=True)
-    history = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0)
+    if args.device != "cpu":
+        print(f"device: {args.device} ({torch.cuda.get_device_name()})")
+    history = train_batch(X.to(args.device), Y.to(args.device), args.lr, args.epochs, args.w0,
+                          args.b0)
     diverged = divergence_report(history, 1, args.lr, bound, "batch descent")
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen

@@ -23,8 +23,8 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
     seeded by `seed`; shuffle=False keeps their stored order, as the tutorial does.
     The last batch of an epoch may be smaller than batch_size.
     """
-    w = torch.tensor(float(w0), requires_grad=True)
-    b = torch.tensor(float(b0), requires_grad=True)
+    w = torch.tensor(float(w0), requires_grad=True, device=X.device)  # where the data is
+    b = torch.tensor(float(b0), requires_grad=True, device=X.device)
     loss_SGD = []  # the full-data loss at the start of every epoch, the tutorial's list
     step_losses = []  # each step's own loss, on its batch only
     path = [(w.item(), b.item())]  # (w, b) after every step, for the pictures
@@ -88,6 +88,7 @@ def main(argv=None):
     parser.add_argument("--average-from", type=options.number(int, "[1, inf)"), default=None,
                         metavar="E", help="report the average of (w, b) over every update "
                         "from epoch E on (Polyak-Ruppert averaging), 1 to --epochs")
+    options.add_device_arg(parser)
     args, out_dir = options.parse(parser, argv)
     schedule_options = options.chosen_settings(parser, args, args.schedule, variants,
                                                schedules.OPTIONS, "--schedule")
@@ -104,6 +105,7 @@ def main(argv=None):
     if settling and args.print_steps:
         parser.error("--print-steps prints the tutorial's loop (train_sgd); with --schedule or "
                      "--sampling replacement the run is descent.train's")
+    options.check_device(parser, args.device)
     X, Y, source = data.load_data(parser, args)
 
     n = len(X)
@@ -128,18 +130,22 @@ def main(argv=None):
           f"samples {order} (stable below lr={short(bound)})")
     if args.schedule != "constant":
         print(f"schedule: {schedules.describe(args.schedule, schedule_options)}")
+    if args.device != "cpu":
+        print(f"device: {args.device} ({torch.cuda.get_device_name()})")
     if args.lr >= bound:
         print(f"warning: lr={args.lr:g} is at or above the stability bound {short(bound)} of "
               f"{rule}; the loss may blow up", flush=True)
     if settling:  # the same loop with the settling lesson's two knobs (descent.py)
         schedule = None if args.schedule == "constant" else schedules.step_sizes(
             args.schedule, args.lr, args.epochs, schedule_options)
-        history = train(X, Y, gd_update, {"lr": args.lr}, args.epochs, batch_size,
+        history = train(X.to(args.device), Y.to(args.device), gd_update, {"lr": args.lr},
+                        args.epochs, batch_size,
                         shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
                         b0=args.b0, verbose=True, schedule=schedule,
                         replacement=args.sampling == "replacement")
     else:
-        history = train_sgd(X, Y, args.lr, args.epochs, args.w0, args.b0, batch_size,
+        history = train_sgd(X.to(args.device), Y.to(args.device), args.lr, args.epochs,
+                            args.w0, args.b0, batch_size,
                             shuffle=not args.no_shuffle, seed=args.order_seed,
                             print_steps=args.print_steps)
     diverged = divergence_report(history, -(-n // batch_size), args.lr, bound, rule)

@@ -212,6 +212,22 @@ def add_output_args(parser):
                         help="also open the figures in a window (needs a display)")
 
 
+def add_device_arg(parser):
+    """--device: where the run's tensors live and its arithmetic runs."""
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the tensors live and the arithmetic runs: the CPU, or "
+                             "an NVIDIA GPU (cuda)")
+
+
+def check_device(parser, device):
+    """Refuse --device cuda in one line where torch finds no GPU."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch finds no CUDA GPU here "
+                     "(torch.cuda.is_available() is False); --device cpu runs everywhere")
+
+
 def check_work(parser, epochs, n, batch_size):
     """Refuse, in one line, a run of more than MAX_UPDATES updates (or MAX_SAMPLES samples)."""
     updates = epochs * -(-n // batch_size)

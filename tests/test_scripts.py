@@ -307,3 +307,22 @@ def test_a_bad_data_file_is_refused_in_one_line_with_no_figure(tmp_path, capsys,
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
     assert "--data" in captured.err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("script", ["train_batch.py", "train_sgd.py", "compare.py"])
+def test_device_cpu_is_the_default_and_cuda_needs_a_gpu(tmp_path, capsys, script):
+    import torch
+
+    module = TRAINING[script]
+    outputs = [run_main(module, capsys, *args, "--epochs", "2", "--out", tmp_path)
+               for args in ([], ["--device", "cpu"])]
+    assert outputs[0][0] == 0 and outputs[0] == outputs[1]
+    status, out, err = run_main(module, capsys, "--device", "cuda", "--epochs", "2", "--out",
+                                tmp_path / "cuda")
+    if torch.cuda.is_available():  # the same run on the GPU, which it names
+        assert status == 0 and f"device: cuda ({torch.cuda.get_device_name()})" in out
+    else:  # refused before any work, in one line
+        assert status == 2 and out == "" and not (tmp_path / "cuda").exists()
+        assert err.endswith(": error: --device cuda: torch finds no CUDA GPU here "
+                            "(torch.cuda.is_available() is False); --device cpu runs "
+                            "everywhere (see --help)\n") and err.count("\n") == 1
