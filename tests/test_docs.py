@@ -335,3 +335,44 @@ def test_the_reader_understands_its_own_notation():
     assert masked("  355.8 us  6251.0 us") == masked("  544.0 us 11426.7 us")
     assert numbers_to_check("lr 0.13 gives 2 lines over 20 epochs, -5.0 and 1,240, then") == [
         "0.13", "20", "-5.0", "1,240"]
+
+
+def reading_minutes(page):
+    """A page's reading time as the lists state it: its words outside code blocks, at 200
+    a minute, to the nearest minute (at least 1)."""
+    prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return max(1, round(len(prose.split()) / 200))
+
+
+def test_the_lesson_lists_show_two_parts_and_each_pages_needs_and_reading_time():
+    lessons = {page.name for page in DOC_PAGES} | {"extending.md"}
+    # docs/README.md: a table row a page, in part 1, part 2 or beside them.
+    index = (ROOT / "docs" / "README.md").read_text()
+    assert index.index("## Part 1: the tutorial") < index.index("## Part 2: beyond the tutorial")
+    part1 = index.split("## Part 1: the tutorial")[1].split("## Part 2")[0]
+    assert "tutorial.py" in part1 and "The tutorial ends with the comparison." in part1
+    rows = re.findall(r"^\| [^|]+ \| \[([\w.]+)\]\(\1\) \| [^|]+ \| ([^|]+) \| about (\d+) min \|$",
+                      index, re.M)
+    assert sorted(name for name, _, _ in rows) == sorted(lessons)
+    assert [name for name, _, _ in rows[:4]] == ["data_and_model.md", "batch.md", "sgd.md",
+                                                 "compare.md"]
+    for name, needs, minutes in rows:
+        assert needs.strip() and int(minutes) == reading_minutes(ROOT / "docs" / name), name
+    # The README: the tutorial's table, then one bullet a page beyond it.
+    readme = (ROOT / "README.md").read_text()
+    tutorial = readme.split("## The tutorial, part by part")[1].split("## Beyond")[0]
+    for name, minutes in re.findall(r"\(docs/([\w.]+)\) \| [^|]+ \| about (\d+) min \|",
+                                    tutorial):
+        assert int(minutes) == reading_minutes(ROOT / "docs" / name), name
+    beyond = readme.split("## Beyond the tutorial")[1].split("\n\n[docs/README.md]")[0]
+    bullets = re.findall(r"^- \[[^]]+\]\(docs/([\w.]+)\)[^*]*\*Needs:\s+[^;*]+; about\s+(\d+)"
+                         r"\s+min\.\*", beyond, re.M | re.S)
+    assert sorted(name for name, _ in bullets) == sorted(
+        lessons - {"data_and_model.md", "batch.md", "sgd.md", "compare.md"})
+    for name, minutes in bullets:
+        assert int(minutes) == reading_minutes(ROOT / "docs" / name), name
+    # The comparison page says where the tutorial ends, and links every page after it.
+    compare = (ROOT / "docs" / "compare.md").read_text()
+    ending = compare.split("## The tutorial ends here")[1]
+    assert set(re.findall(r"\]\(([\w.]+\.md)\)", ending)) >= {
+        name for name, _ in bullets if name != "extending.md"}
