@@ -22,12 +22,19 @@ with app.setup:
     import matplotlib.pyplot as plt
     import torch
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     import data
     import optimizers
     import schedules
     from descent import divergence_report, print_summary, short, train
-    from model import hessian_eigenvalues, largest_distance, least_squares, stability_bound
+    from model import (
+        full_loss_along,
+        hessian_eigenvalues,
+        largest_distance,
+        least_squares,
+        stability_bound,
+    )
     from plots import optimizers as optimizer_plots
     from plots import surface
     from plots.style import floor_line
@@ -114,9 +121,11 @@ def data_settings(**boxes):
     for name, value in boxes.items():
         kind, interval, _ = data.OPTIONS[name]
         low, high = (float(end) for end in interval.strip("[]()").split(","))
-        if value is None or (kind is int and value != int(value)) or not low <= value <= high:
+        if value is None:
+            wrong.append(f"{name} is empty; using {data.DEFAULTS[name]:g}")
+        elif (kind is int and value != int(value)) or not low <= value <= high:
             number = "a whole number" if kind is int else "a number"
-            wrong.append(f"{name} {value}: must be {number} in {interval}; using "
+            wrong.append(f"{name} {value:g}: must be {number} in {interval}; using "
                          f"{data.DEFAULTS[name]:g}")
         else:
             made[name] = kind(value)
@@ -281,43 +290,54 @@ def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_l
     if ghost is not None and ghost[0] is not X:  # another data set's run: no ghost
         ghost = None
     ghost = None if ghost is None else ghost[1]
+    ghost_label = "the pinned run" if pin.value else "the last setting"
     # A Figure of its own (no pyplot), at 75 dpi: marimo draws it sharp at twice that.
-    figure = Figure(figsize=(15, 4.2), dpi=75)
-    surface_axes, loss_axes, fit_axes = figure.subplots(1, 3)
+    figure = Figure(figsize=(18, 4.2), dpi=75)
+    surface_axes, zoom_axes, loss_axes, fit_axes = figure.subplots(1, 4)
     # Centred on least squares, as far again on the other side as the start: a stable
-    # step can overshoot that far, and no farther.
+    # step can overshoot that far, and no farther. The zoom: a twentieth of that, around
+    # least squares, where SGD's noise ball lives.
     (w_low, b_low), (w_high, b_high) = surface.overshoot_box(history.path[0], (ls_w, ls_b))
-    surface.loss_contours(surface_axes, X, Y, (w_low, w_high), (b_low, b_high))
-    if ghost is not None:
-        ghost_w, ghost_b = torch.tensor(ghost.path).T
-        surface_axes.plot(ghost_w, ghost_b, color="0.6", lw=1, alpha=0.6,
-                          label="the last setting")
-    surface.draw_paths(surface_axes, {"this run": history.path})
-    surface_axes.plot([ls_w], [ls_b], "P", color="tab:red", markersize=10,
-                      label="least squares")
-    surface_axes.set(xlim=(w_low, w_high), ylim=(b_low, b_high), xlabel="w", ylabel="b",
-                     title="the path on the loss surface")
+    zoom = 0.05
+    windows = {surface_axes: ((w_low, w_high), (b_low, b_high)),
+               zoom_axes: ((ls_w - zoom * (ls_w - w_low), ls_w + zoom * (w_high - ls_w)),
+                           (ls_b - zoom * (ls_b - b_low), ls_b + zoom * (b_high - ls_b)))}
+    for _axes, (_w_range, _b_range) in windows.items():
+        surface.loss_contours(_axes, X, Y, _w_range, _b_range)
+        if ghost is not None:
+            _ghost_w, _ghost_b = torch.tensor(ghost.path).T
+            _axes.plot(_ghost_w, _ghost_b, color="0.6", lw=1, alpha=0.6, label=ghost_label)
+        surface.draw_paths(_axes, {"this run": history.path})
+        _axes.plot([ls_w], [ls_b], "P", color="tab:red", markersize=10, label="least squares")
+        _axes.set(xlim=_w_range, ylim=_b_range, xlabel="w", ylabel="b")
+    surface_axes.set_title("the path on the loss surface")
+    zoom_axes.set_title("zoomed on least squares: where it ends")
     surface_axes.legend(loc="upper right", fontsize=8)
+    # The loss on all the data at every point of the path (as the lessons' figures draw
+    # it): for a batch smaller than n, not the noisy loss of each update's own batch.
     planned = epochs.value * -(-len(X) // batch_size.value)
+    _losses = full_loss_along(X, Y, history.path)
     if ghost is not None:
-        loss_axes.plot(range(1, len(ghost.step_losses) + 1), ghost.step_losses, color="0.6",
-                       lw=1, alpha=0.6, label="the last setting")
-    loss_axes.plot(range(1, len(history.step_losses) + 1), history.step_losses, lw=1,
-                   color="tab:blue", label="each update's loss")
+        _ghost_losses = full_loss_along(X, Y, ghost.path)
+        loss_axes.plot(range(len(_ghost_losses)), _ghost_losses, color="0.6", lw=1, alpha=0.6,
+                       label=ghost_label)
+    loss_axes.plot(range(len(_losses)), _losses, lw=1, color="tab:blue",
+                   label="the loss on all the data")
     _predicted = facts["rates"][0]
-    if _predicted is not None and len(history.step_losses) > optimizer_plots.SKIP:
+    if _predicted is not None and len(_losses) > optimizer_plots.SKIP:
         # The theory's rate, through the measured loss a few updates in (as the optimizers
         # lesson draws it), above the floor.
-        # (update k's loss is that of the k-th point of the path, counted from 0)
-        _steps, _excess = optimizer_plots.predicted_line(
-            [loss - ls_loss for loss in history.step_losses], _predicted)
-        loss_axes.plot(_steps + 1, _excess + ls_loss, color="tab:blue", ls="--", lw=1,
+        _steps, _excess = optimizer_plots.predicted_line(_losses - ls_loss, _predicted)
+        loss_axes.plot(_steps, _excess + ls_loss, color="tab:blue", ls="--", lw=1,
                        label=f"predicted: {_predicted:.4f} a step")
     loss_axes.set_yscale("log")
     floor_line(loss_axes, ls_loss)
-    start_loss = history.epoch_losses[0]
-    loss_axes.set(xlim=(0, planned + 1), ylim=(ls_loss / 3, start_loss * 30), xlabel="update",
-                  ylabel="MSE loss (log scale)", title="the loss, each update")
+    start_loss = float(_losses[0])
+    # Down to a third of the floor; an exact fit (a floor of 0) shows eight decades.
+    loss_axes.set(xlim=(0, planned + 1), ylim=(max(ls_loss / 3, start_loss * 1e-8),
+                                               start_loss * 30),
+                  xlabel="update", ylabel="MSE loss (log scale)", title="the loss, each update")
+    loss_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_axes.legend(loc="upper right", fontsize=8)
     fit_axes.scatter(X.reshape(-1), Y.reshape(-1), s=8, color="tab:red", label="data")
     xs = X.reshape(-1).sort().values
@@ -326,7 +346,7 @@ def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_l
     fit_axes.set(ylim=(y_low - 0.2 * (y_high - y_low), y_high + 0.2 * (y_high - y_low)),
                  xlabel="x", ylabel="y", title="the fit after the run")
     fit_axes.legend(loc="upper right", fontsize=8)
-    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.13, top=0.92, wspace=0.22)
+    figure.subplots_adjust(left=0.04, right=0.99, bottom=0.13, top=0.92, wspace=0.25)
     views = figure
     if not pin.value or get_ghost() is None:  # pinned: the same ghost behind every run
         set_ghost((X, history))
@@ -408,4 +428,13 @@ def _(b0, batch_size, clear, data_panel, epochs, facts_panel, lr, method, mine_p
 
 
 if __name__ == "__main__":
-    app.run()
+    import sys
+
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+    elif sys.argv[1:]:  # a notebook has sliders, not options
+        print("playground.py: error: it takes no options: move its sliders in `python -m "
+              "marimo run playground.py` (see docs/playground.md)", file=sys.stderr)
+        sys.exit(2)
+    else:
+        app.run()

@@ -96,8 +96,11 @@ def plot_methods(X, Y, paths, predicted, labels, updates_per_epoch, diverged=())
     losses.set_ylim(max(ROUNDING, lowest) / 10, None)
     losses.set_ylabel("loss above least squares (log scale)")
     xlabel = "update (one an epoch: full batches)" if full_batch else "update"
+    dashed = any(line.get_linestyle() == "--" for line in losses.get_lines())
     title = "Loss against updates" + ("; dashed: the rate the theory predicts"
-                                      if predicted else "")
+                                      if dashed else "")
+    if diverged:  # named, as the run's last line names the bound each broke
+        title = "Loss against updates: " + ", ".join(diverged) + " diverged"
     finish(losses, title, xlabel=xlabel, legend=False)
     # Below the panels, in two columns, so that no curve hides behind it however many
     # methods there are.

@@ -91,10 +91,20 @@ def test_an_uploaded_csv_is_read_as_data_reads_it_and_refused_in_the_same_words(
     assert Y.reshape(-1).tolist() == [2, 4.5]
 
 
-def test_the_playground_runs_as_a_plain_script():
-    result = subprocess.run([sys.executable, str(ROOT / "playground.py")], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
+def test_the_playground_runs_as_a_plain_script_and_says_it_takes_no_options():
+    def run(*args):
+        return subprocess.run([sys.executable, str(ROOT / "playground.py"), *args],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "MPLBACKEND": "Agg"})
+
+    result = run()
     assert result.returncode == 0 and result.stderr == "", result.stderr
+    helped = run("--help")
+    assert helped.returncode == 0 and "python -m marimo run playground.py" in helped.stdout
+    refused = run("--lr", "abc")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr == ("playground.py: error: it takes no options: move its sliders in "
+                              "`python -m marimo run playground.py` (see docs/playground.md)\n")
 
 
 # In a real browser.
@@ -152,6 +162,7 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
     _, batch_out, _ = run_main(train_batch, capsys, "--out", tmp_path / "a")
     _, momentum_out, _ = run_main(optimizers, capsys, "--method", "momentum", "--lr", "0.1",
                                   "--epochs", "20", "--out", tmp_path / "b")
+    _, sgd_out, _ = run_main(train_sgd, capsys, "--out", tmp_path / "d")
     status, _, diverged_err = run_main(train_batch, capsys, "--lr", "0.177828", "--out",
                                        tmp_path / "c")
     assert status == 1
@@ -187,6 +198,17 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
             screenshot(page, "playground.png")
 
+            # Back to gd, then SGD as train_sgd.py runs it: lr 0.01, batch size 1, reshuffled.
+            page.locator("select").first.select_option("gd")
+            expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
+            page.get_by_role("slider").first.focus()
+            for _ in range(20):
+                page.keyboard.press("ArrowLeft")  # 0.1 to 0.01, 20 steps a decade
+            page.get_by_role("slider").nth(2).focus()  # lr, epochs, batch size
+            page.keyboard.press("Home")
+            expect(summary).to_have_text("\n".join(printed_summary(sgd_out)) + "\n")
+            screenshot(page, "playground_sgd.png")
+
             (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4\n")
             page.locator("input[type=file]").set_input_files(tmp_path / "bad.csv")
             expect(page.get_by_text("--data bad.csv: no column named x or y in the header "
@@ -207,8 +229,8 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
 def test_a_bad_number_in_a_data_box_is_refused_in_one_line_and_its_default_kept():
     made, refusal = playground.data_settings(n=None, slope=-5.0, noise=-1.0, seed=3.5)
     assert made == {**playground.data.DEFAULTS, "slope": -5.0}
-    assert refusal == ("n None: must be a whole number in [2, 10000000]; using 100; "
-                       "noise -1.0: must be a number in [0, 1e6]; using 0.4; "
+    assert refusal == ("n is empty; using 100; "
+                       "noise -1: must be a number in [0, 1e6]; using 0.4; "
                        "seed 3.5: must be a whole number in [0, 9223372036854775807]; "
                        "using 42")
     made, refusal = playground.data_settings(n=50, slope=2.5, noise=0.0, seed=7)
