@@ -46,6 +46,9 @@ def main(argv=None):
     # that says what to use instead.
     parser.add_argument("--lr", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", help=argparse.SUPPRESS)
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="SGD visits the samples in their stored order, as the tutorial "
+                             "does (and tutorial.py)")
     options.add_device_arg(parser)
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
@@ -60,7 +63,8 @@ def main(argv=None):
     options.check_work(parser, args.epochs, n, 1)
 
     print(f"data: {source}; {args.epochs} epoch{'' if args.epochs == 1 else 's'} "
-          f"from w={args.w0:g} b={args.b0:g}")
+          f"from w={args.w0:g} b={args.b0:g}"
+          + ("; SGD in the samples' stored order" if args.no_shuffle else ""))
     runs = {"batch GD": (args.batch_lr, "--batch-lr", n, "batch descent"),
             "SGD": (args.sgd_lr, "--sgd-lr", 1, "plain descent on single samples")}
     bounds = {name: stability_bound(X, size) for name, (_, _, size, _) in runs.items()}
@@ -81,7 +85,7 @@ def main(argv=None):
         "batch GD": train_batch(*on_device, args.batch_lr, args.epochs, args.w0, args.b0,
                                 verbose=False),
         "SGD": train_sgd(*on_device, args.sgd_lr, args.epochs, args.w0, args.b0,
-                         seed=args.order_seed, verbose=False),
+                         shuffle=not args.no_shuffle, seed=args.order_seed, verbose=False),
     }
     diverged = {name: divergence_report(histories[name], -(-n // size), lr, bounds[name], rule)
                 for name, (lr, _, size, rule) in runs.items()}

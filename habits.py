@@ -97,7 +97,7 @@ def resume(saved, settings, optimizer_state=True):
         differ = [f"{name} {ours.get(name)!r}, not {value!r}" for name, value in settings.items()
                   if ours.get(name) != value]
         raise ValueError("written by a run of other settings: " + "; ".join(differ))
-    if not isinstance(state["epoch"], int) or state["epoch"] < 1:
+    if type(state["epoch"]) is not int or state["epoch"] < 1:  # (True is an int too)
         raise ValueError(f"its epoch, {state['epoch']!r}, is not a whole number of at least 1")
     model = LinearRegression()
     optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr"],
@@ -106,9 +106,9 @@ def resume(saved, settings, optimizer_state=True):
         model.load_state_dict(state["model"])
         if optimizer_state:
             optimizer.load_state_dict(state["optimizer"])
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ValueError(f"its model or optimizer does not fit ({reason[:200]})") from None
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError("its model or optimizer does not fit this one: w and b, one number "
+                         "each, and torch.optim.SGD's state for them") from None
     if not all(torch.isfinite(value).all() for value in model.state_dict().values()):
         raise ValueError("its w or b is not a finite number")
     return model, optimizer, state["epoch"]
@@ -131,9 +131,15 @@ def main(argv=None):
                         help="resume habit 3 from this checkpoint (one an earlier run wrote)")
     args, out_dir = options.parse(parser, argv)
     stop_at = args.epochs // 2 if args.checkpoint_at is None else args.checkpoint_at
-    if not 1 <= stop_at < args.epochs:
+    if args.resume is None and args.epochs < 2:
+        parser.error(f"--epochs {args.epochs}: habit 3 stops a run after one epoch and goes "
+                     "on, so it needs 2 epochs at least")
+    if args.resume is None and not 1 <= stop_at < args.epochs:
         parser.error(f"--checkpoint-at {stop_at}: a run of {args.epochs} epochs can stop only "
                      f"after epoch 1 to {args.epochs - 1}")
+    if args.resume is not None and args.checkpoint_at is not None:
+        parser.error("--checkpoint-at and --resume: a resumed run goes on from its "
+                     "checkpoint's epoch")
     saved = None
     if args.resume is not None:  # bounded before it is read
         if not os.path.isfile(args.resume):
@@ -210,7 +216,7 @@ def main(argv=None):
         model, optimizer = fresh()
         train(model, optimizer, X, Y, stop_at)
         saved = checkpoint(model, optimizer, stop_at, settings)
-        print(f"\n3. a checkpoint after epoch {stop_at} of {args.epochs}, "
+        print(f"\n3. a checkpoint after epoch {stop_at} of {args.epochs} on all {n} samples, "
               f"{len(saved):,} bytes, read back into a fresh model and optimizer:")
         written = {"habits_checkpoint.pt": lambda path: Path(path).write_bytes(saved)}
     else:
@@ -225,8 +231,9 @@ def main(argv=None):
     print(f"resumed after epoch {done}: final w={w:+.6f} b={b:+.6f}; never stopped: "
           f"w={w_ref:+.6f} b={b_ref:+.6f}: {same}")
     print(f"resumed with the model alone, no optimizer state: final w={without[-1][0]:+.6f} "
-          f"b={without[-1][1]:+.6f}, {largest_distance(without, uninterrupted[done:]):.1e} "
-          "from the run that never stopped")
+          f"b={without[-1][1]:+.6f}, {largest_distance(without[-1:], uninterrupted[-1:]):.1e} "
+          "from the run that never stopped (at most "
+          f"{largest_distance(without, uninterrupted[done:]):.1e} on the way)")
 
     from plots import habits as drawing  # only now: matplotlib's backend has been chosen
 

@@ -10,7 +10,7 @@ def plot_validation(losses, val_losses, floor, beyond, label):
     end at the training samples' least squares: the training floor, and the validation
     loss there (the gap no more training closes)."""
     figure, axes = new_axes()
-    epochs = np.arange(len(losses))
+    epochs = np.arange(1, len(losses) + 1)  # as the script prints them
     axes.plot(epochs, losses, "o-", color=BATCH_COLOR, markersize=3, linewidth=1.5,
               label="training loss")
     axes.plot(epochs, val_losses, "s-", color="tab:green", markersize=3, linewidth=1.5,
@@ -20,5 +20,6 @@ def plot_validation(losses, val_losses, floor, beyond, label):
     axes.axhline(beyond, color="tab:green", linestyle=":", linewidth=1,
                  label=f"the validation loss there: {beyond:.4f}")
     loss_axis(axes, [*losses, *val_losses, floor, beyond])
-    finish(axes, f"Training and validation loss ({label})", xlabel="epoch (0 = the start)")
+    finish(axes, f"Training and validation loss ({label})",
+           xlabel="epoch (the losses as it starts)")
     return figure

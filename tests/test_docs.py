@@ -358,6 +358,11 @@ def test_the_lesson_lists_show_two_parts_and_each_pages_needs_and_reading_time()
                                                  "compare.md"]
     for name, needs, minutes in rows:
         assert needs.strip() and int(minutes) == reading_minutes(ROOT / "docs" / name), name
+        # The page says the same under its title.
+        title, blank, line = (ROOT / "docs" / name).read_text().splitlines()[:3]
+        unit = "minute" if minutes == "1" else "minutes"
+        assert title.startswith("# ") and blank == "", name
+        assert line == f"*Needs: {needs.strip()}. About {minutes} {unit} to read.*", name
     # The README: the tutorial's table, then one bullet a page beyond it.
     readme = (ROOT / "README.md").read_text()
     tutorial = readme.split("## The tutorial, part by part")[1].split("## Beyond")[0]

@@ -102,6 +102,7 @@ def test_a_checkpoint_that_does_not_fit_is_refused_with_its_reason(tmp_path):
         (b"", "not a file torch.save wrote, or a damaged one"),
         (b"PK\x03\x04 not really a zip", "not a file torch.save wrote, or a damaged one"),
         (checkpoint_file(tmp_path, epoch="5"), "its epoch, '5', is not a whole number"),
+        (checkpoint_file(tmp_path, epoch=True), "its epoch, True, is not a whole number"),
         (checkpoint_file(tmp_path, model={"w": torch.zeros(3), "b": torch.zeros(())}),
          "its model or optimizer does not fit"),
         (checkpoint_file(tmp_path, model={"w": torch.tensor(float("nan")),
@@ -156,6 +157,10 @@ def earlier(tmp_path_factory):
     (["--resume", "{tmp}/run/habits_checkpoint.pt", "--momentum", "0.9", "--lr", "0.05"],
      "lr 0.1, not 0.05"),
     (["--checkpoint-at", "20"], "can stop only after epoch 1 to 19"),
+    (["--epochs", "1"], "--epochs 1: habit 3 stops a run after one epoch and goes on, so it "
+                        "needs 2 epochs at least"),
+    (["--resume", "{tmp}/run/habits_checkpoint.pt", "--checkpoint-at", "5"],
+     "--checkpoint-at and --resume: a resumed run goes on from its checkpoint's epoch"),
     (["--val-fraction", "0.001"], "holds out 0: each part needs one sample at least"),
     (["--val-fraction", "1"], "must be a number above 0, up to (not including) 1"),
     (["--momentum", "1"], "must be a number from 0 up to (not including) 1"),
