@@ -357,7 +357,9 @@ def test_the_lesson_lists_show_two_parts_and_each_pages_needs_and_reading_time()
     assert [name for name, _, _ in rows[:4]] == ["data_and_model.md", "batch.md", "sgd.md",
                                                  "compare.md"]
     for name, needs, minutes in rows:
-        assert needs.strip() and int(minutes) == reading_minutes(ROOT / "docs" / name), name
+        words = reading_minutes(ROOT / "docs" / name)
+        assert needs.strip() and int(minutes) == words, (
+            f"{name}: the list says about {minutes} min, its words now make {words}")
         # The page says the same under its title.
         title, blank, line = (ROOT / "docs" / name).read_text().splitlines()[:3]
         unit = "minute" if minutes == "1" else "minutes"
