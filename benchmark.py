@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 import optimizers
+import step_cost
 from data import DEFAULTS, MAX_SIZE, make_data
 from model import (
     criterion,
@@ -394,6 +395,10 @@ def _batch_epoch(X, Y, epochs):
     return (time.perf_counter() - started) / epochs
 
 
+def _no_sync():
+    """On the CPU a timing waits for nothing."""
+
+
 def _process_seconds(command):
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True,
@@ -440,6 +445,32 @@ def promised_ratios(repeats, quick):
     yield (f"batch epoch (train_batch) / plain autograd step, n={big:,}",
            f"{batch * 1e3:.2f} ms", f"{plain * 1e3:.2f} ms", batch / plain,
            "at most 1.1 (1, give or take timing noise)", batch / plain <= 1.1)
+
+    # The step-cost lesson's (step_cost.py). The fastest exact rung that streams the data,
+    # one pass a step (compiled, where torch.compile works; else the gradient by hand),
+    # against the limit: 8n bytes at the bandwidth of a 256 MB read-only sum, side by side.
+    n = 100_000 if quick else 10_000_000
+    X, Y = make_data(n=n)
+    compiled = None if quick else step_cost.compile_gradient()[0]
+    step = step_cost.by_hand(X, Y, 1e-3, grad=compiled or step_cost.gradient)[0]
+    big = torch.ones(step_cost.BANDWIDTH_BYTES // 4)
+    per_step, per_read = _side_by_side(lambda: step_cost.seconds_per_step(step, 5, _no_sync),
+                                       lambda: step_cost.seconds_per_step(big.sum, 1, _no_sync),
+                                       repeats)
+    limit = 8 * n / (step_cost.BANDWIDTH_BYTES / per_read)
+    which = "compiled, 1 pass" if compiled else "by hand"
+    yield (f"streaming step ({which}) / the bandwidth limit of 8n bytes, n={n:,}",
+           f"{per_step * 1e3:.3f} ms", f"{limit * 1e3:.3f} ms", per_step / limit,
+           "at most 2", per_step / limit <= 2)
+    # The O(1) step: the same cost whatever n its moments came from.
+    small = step_cost.sufficient_statistics(*make_data(n=1_000), 1e-3)[0]
+    large = step_cost.sufficient_statistics(*make_data(n=n), 1e-3)[0]
+    at_large, at_small = _side_by_side(lambda: step_cost.seconds_per_step(large, 1000, _no_sync),
+                                       lambda: step_cost.seconds_per_step(small, 1000, _no_sync),
+                                       repeats)
+    yield (f"sufficient-statistics step, n={n:,} / n=1,000", f"{at_large * 1e6:.2f} us",
+           f"{at_small * 1e6:.2f} us", at_large / at_small, "at most 1.5 (O(1): no n in it)",
+           at_large / at_small <= 1.5)
 
     here = os.path.dirname(os.path.abspath(__file__))
     imports = [sys.executable, "-c", "import torch, matplotlib.pyplot"]

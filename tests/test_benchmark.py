@@ -241,6 +241,19 @@ def test_the_in_process_ratios_run_on_a_quick_setting():
         assert ratio == pytest.approx(first_value / second_value, rel=0.05)
 
 
+def test_the_step_cost_ratios_run_on_a_quick_setting():
+    # The two after the batch-epoch ratio: the step-cost lesson's.
+    ratios = list(itertools.islice(benchmark.promised_ratios(repeats=1, quick=True), 5, 7))
+    claims = [claim for claim, *_ in ratios]
+    assert claims == ["streaming step (by hand) / the bandwidth limit of 8n bytes, n=100,000",
+                      "sufficient-statistics step, n=100,000 / n=1,000"]
+    for _claim, first, second, ratio, _promise, met in ratios:
+        assert isinstance(met, bool)
+        first_value, second_value = float(first.split()[0]), float(second.split()[0])
+        assert first.split()[1] == second.split()[1]
+        assert ratio == pytest.approx(first_value / second_value, rel=0.05)
+
+
 def run_main_expecting_error(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         benchmark.main(argv)

@@ -1,0 +1,387 @@
+"""What one step costs, down to the hardware's limit.
+
+One step of the tutorial's batch descent must read every x and every y: 8n bytes in float32.
+No step can be faster than that many bytes at the machine's memory bandwidth, measured here
+in the same run. This lesson times one step five ways, the rungs taking turns, from the
+tutorial's autograd step to the gradient written out, compiled into one pass, and the step
+least squares allows: five numbers of the data taken once, then every step in O(1). Each
+rung's path is held to the tutorial's. Run `python step_cost.py --help` for the knobs;
+docs/step_cost.md is the lesson. Importing this module only defines things.
+"""
+
+if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
+    from plumbing.run import run_script
+
+    run_script(__file__)  # imports this file as a module, then runs its main()
+
+import statistics
+import time
+
+import torch
+
+from model import criterion, forward, largest_distance
+
+START = (-10.0, -20.0)  # the tutorial's (w, b)
+SIZES = [1_000, 10_000, 100_000, 1_000_000, 10_000_000]
+LARGE = 100_000_000
+BANDWIDTH_BYTES = 2**28  # 256 MB: far more than any cache, so the sum reads main memory
+TEST_ARGS = ["--sizes", "1000", "20000", "--repeats", "1", "--no-compile"]
+
+
+# The rungs. Each takes the data, X and Y of shape (n, 1), and the step size, and returns
+# (step, where): step() takes one step of batch descent, where() gives (w, b) as floats.
+
+def tutorial(X, Y, lr):
+    """train_batch's loop body, exactly: autograd, the .data update, the zeroing."""
+    w = torch.tensor(START[0], requires_grad=True, device=X.device)
+    b = torch.tensor(START[1], requires_grad=True, device=X.device)
+    loss_BGD = []
+
+    def step():
+        Y_pred = forward(X, w, b)  # Step 1: forward pass
+        loss = criterion(Y_pred, Y)  # Step 2: the loss, stored
+        loss_BGD.append(loss.item())
+        loss.backward()  # Step 3: backward pass
+        w.data = w.data - lr * w.grad.data  # Step 4: the update
+        b.data = b.data - lr * b.grad.data
+        w.grad.data.zero_()  # Step 5: zero the gradients
+        b.grad.data.zero_()
+
+    return step, lambda: (w.item(), b.item())
+
+
+def optim_sgd(X, Y, lr):
+    """The same step with torch.optim.SGD taking Steps 4 and 5."""
+    w = torch.tensor(START[0], requires_grad=True, device=X.device)
+    b = torch.tensor(START[1], requires_grad=True, device=X.device)
+    optimizer = torch.optim.SGD([w, b], lr=lr)
+
+    def step():
+        optimizer.zero_grad()  # Step 5, done first
+        loss = criterion(forward(X, w, b), Y)  # Steps 1 and 2
+        loss.backward()  # Step 3
+        optimizer.step()  # Step 4
+
+    return step, lambda: (w.item(), b.item())
+
+
+def gradient(x, y, w, b):
+    """The MSE's gradient written out, no autograd: with r = w*x + b - y,
+    dloss/dw = 2 mean(r*x) and dloss/db = 2 mean(r)."""
+    r = w * x + b - y
+    return 2 * (r * x).mean(), 2 * r.mean()
+
+
+def by_hand(X, Y, lr, grad=gradient):
+    """The gradient by hand, a few tensor operations, each a pass over the data."""
+    x, y = X.reshape(-1), Y.reshape(-1)
+    wb = [torch.tensor(START[0], device=X.device), torch.tensor(START[1], device=X.device)]
+
+    def step():
+        grad_w, grad_b = grad(x, y, *wb)
+        wb[:] = wb[0] - lr * grad_w, wb[1] - lr * grad_b
+
+    return step, lambda: (wb[0].item(), wb[1].item())
+
+
+def compile_gradient():
+    """`gradient` through torch.compile, which fuses its operations into one pass over x
+    and y; or the one-line reason it cannot be compiled here."""
+    try:
+        compiled = torch.compile(gradient, dynamic=True)
+        compiled(torch.ones(8), torch.ones(8), torch.tensor(1.0), torch.tensor(1.0))
+    except Exception as error:  # no C++ compiler, an unsupported platform: one line
+        reason = (str(error).strip().splitlines() or [""])[0][:160]
+        return None, f"{type(error).__name__}: {reason}"
+    return compiled, None
+
+
+def moments(X, Y):
+    """The data's sufficient statistics for the MSE's gradient: the means of x^2, x, x*y
+    and y, accumulated in float64. Four passes over the data, taken once."""
+    x, y = X.reshape(-1), Y.reshape(-1)
+    return [(part.sum(dtype=torch.float64) / len(x)).item()
+            for part in (x * x, x, x * y, y)]
+
+
+def sufficient_statistics(X, Y, lr, taken=None):
+    """Every step in O(1): the gradient is linear in (w, b), so it needs only the moments,
+    whatever n is: dloss/dw = 2 (w <x^2> + b <x> - <xy>), dloss/db = 2 (w <x> + b - <y>)."""
+    xx, x1, xy, y1 = taken or moments(X, Y)
+    wb = list(START)
+
+    def step():
+        w, b = wb
+        grad_w = 2 * (w * xx + b * x1 - xy)
+        grad_b = 2 * (w * x1 + b - y1)
+        wb[:] = w - lr * grad_w, b - lr * grad_b
+
+    return step, lambda: tuple(wb)
+
+
+RUNGS = {
+    "1 tutorial: autograd, .data update": tutorial,
+    "2 torch.optim.SGD": optim_sgd,
+    "3 gradient by hand, 5 passes": by_hand,
+    "4 gradient by hand, compiled: 1 pass": None,  # by_hand with the compiled gradient
+    "5 sufficient statistics: O(1)": sufficient_statistics,
+}
+MOMENTS = "5 the moments, once"
+
+
+# The measurements.
+
+def synchronize(device):
+    """What a timing waits for: on a GPU the work queued, on the CPU nothing."""
+    return torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+
+def seconds_per_step(step, steps, sync):
+    sync()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return (time.perf_counter() - started) / steps
+
+
+def bandwidth(device, repeats):
+    """Bytes a second of a read-only sum over a 256 MB tensor, [median, fastest, slowest].
+    A sum reads and writes nothing else, as a step must only read x and y; its tensor is far
+    larger than the caches, so it measures main memory."""
+    big = torch.ones(BANDWIDTH_BYTES // 4, device=device)
+    sync = synchronize(device)
+    big.sum()
+    seconds = [seconds_per_step(big.sum, 1, sync) for _ in range(repeats)]
+    return [BANDWIDTH_BYTES / s for s in (statistics.median(seconds), min(seconds),
+                                          max(seconds))]
+
+
+def steps_for(n):
+    """Steps a timing runs: enough that a small step's timing is not all clock, few for n
+    in the millions."""
+    return max(3, min(200, 1_000_000 // n))
+
+
+def time_rungs(X, Y, lr, rungs, repeats, sync):
+    """{rung: [seconds per step, one a repeat]}, the rungs taking turns in a rotating
+    order, after one untimed step each; the moments' pass (once a run) timed as a rung."""
+    n = len(X)
+    made = {name: make(X, Y, lr)[0] for name, make in rungs.items()}
+    made[MOMENTS] = lambda: moments(X, Y)
+    counts = {name: steps_for(n) for name in made}
+    counts[MOMENTS] = max(1, counts[MOMENTS] // 10)
+    counts[list(rungs)[-1]] = 1000  # the O(1) step: a thousand, whatever n is
+    for step in made.values():
+        step()
+    timings = {name: [] for name in made}
+    names = list(made)
+    for repeat in range(repeats):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            timings[name].append(seconds_per_step(made[name], counts[name], sync))
+    return timings
+
+
+def path_of(make, X, Y, lr, steps):
+    step, where = make(X, Y, lr)
+    path = [where()]
+    for _ in range(steps):
+        step()
+        path.append(where())
+    return path
+
+
+def parts_of_a_step(X, Y, lr, steps, sync):
+    """Seconds per step of each part of the tutorial's step, timed one after another."""
+    w = torch.tensor(START[0], requires_grad=True, device=X.device)
+    b = torch.tensor(START[1], requires_grad=True, device=X.device)
+    parts = dict.fromkeys(["1 forward", "2 loss", "loss.item()", "3 backward", "4 update",
+                           "5 zero"], 0.0)
+    for timed in [False] + [True] * steps:  # the first step untimed
+        marks = [time.perf_counter()]
+        Y_pred = forward(X, w, b)
+        sync()
+        marks.append(time.perf_counter())
+        loss = criterion(Y_pred, Y)
+        sync()
+        marks.append(time.perf_counter())
+        loss.item()
+        marks.append(time.perf_counter())
+        loss.backward()
+        sync()
+        marks.append(time.perf_counter())
+        w.data = w.data - lr * w.grad.data
+        b.data = b.data - lr * b.grad.data
+        sync()
+        marks.append(time.perf_counter())
+        w.grad.data.zero_()
+        b.grad.data.zero_()
+        sync()
+        marks.append(time.perf_counter())
+        if timed:
+            for number, name in enumerate(parts):
+                parts[name] += (marks[number + 1] - marks[number]) / steps
+    return parts
+
+
+def operations_of_a_step(X, Y, lr):
+    """The operations torch runs for one tutorial step, forward and backward: the names of
+    its aten operators, as its dispatcher sees them (views and detaches included)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.append(func.__name__.split(".")[0])
+            return func(*args, **(kwargs or {}))
+
+    step, _ = tutorial(X, Y, lr)
+    step()
+    with Record() as record:
+        step()
+    return record.names
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("What one batch-descent step costs, five ways, against the "
+                            "memory bandwidth limit of reading the data once.")
+    parser.add_argument("--sizes", nargs="+", type=options.number(int, "[100, 10_000_000]"),
+                        default=SIZES, help="data sizes n, from 100 to 10,000,000")
+    parser.add_argument("--large", action="store_true",
+                        help=f"also n = {LARGE:,}, where memory allows (about 3 GB)")
+    parser.add_argument("--repeats", type=options.number(int, "[1, 20]"), default=5,
+                        help="timings of every rung at every n, taking turns; the median is "
+                             "shown, with the spread")
+    parser.add_argument("--threads", type=options.number(int, "[1, 1024]"), default=None,
+                        help="threads torch may use for one operation (default: torch's, "
+                             f"{torch.get_num_threads()} here)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave out rung 4, the compiled gradient (compiling takes "
+                             "seconds)")
+    options.add(parser, "lr", 0.1)
+    options.add_device_arg(parser)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    options.check_device(parser, args.device)
+    sizes = sorted(set(args.sizes + ([LARGE] if args.large else [])))
+    threads = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        run(args, sizes, out_dir, data, output)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(args, sizes, out_dir, data, output):
+    from train_batch import train_batch
+
+    sync = synchronize(args.device)
+    where = (torch.cuda.get_device_name() if args.device == "cuda" else
+             f"the CPU, {torch.get_num_threads()} thread"
+             f"{'' if torch.get_num_threads() == 1 else 's'}")
+    print(f"one step of batch descent, lr={args.lr:g}, from w={START[0]:g} b={START[1]:g}, "
+          f"on y = -5*x + N(0, 0.4^2) noise (seed 42), on {where}; torch {torch.__version__}")
+    rungs = dict(RUNGS)
+    name = "4 gradient by hand, compiled: 1 pass"
+    if args.no_compile:
+        del rungs[name]
+    else:
+        started = time.perf_counter()
+        compiled, reason = compile_gradient()
+        if compiled is None:
+            del rungs[name]
+            print(f"rung 4, torch.compile: not available here ({reason})")
+        else:
+            rungs[name] = lambda X, Y, lr: by_hand(X, Y, lr, grad=compiled)
+            print(f"rung 4, torch.compile of the gradient: compiled in "
+                  f"{time.perf_counter() - started:.1f} s")
+    rate, fastest, slowest = bandwidth(args.device, args.repeats)
+    print(f"memory bandwidth: {rate / 1e9:.1f} GB/s, a read-only sum of "
+          f"{BANDWIDTH_BYTES // 2**20} MB (median of {args.repeats}; {slowest / 1e9:.1f} to "
+          f"{fastest / 1e9:.1f}); the limit of a step is 8n bytes at this rate")
+    print(f"\ntime of one step, median of {args.repeats}, the rungs taking turns:")
+    print(f"{'n':>12}  {'rung':38} {'per step':>10} {'spread':>19} {'reads':>9} "
+          f"{'GB/s':>6} {'x limit':>8}")
+    rows, distances, skipped = [], {}, []
+    for n in sizes:
+        try:
+            X, Y = (part.to(args.device) for part in data.make_data(n=n))
+            timings = time_rungs(X, Y, args.lr, rungs, args.repeats, sync)
+            # Every rung's path, 10 steps, against the tutorial's own function.
+            reference = train_batch(X, Y, args.lr, 10, *START, verbose=False).path
+            for rung, make in rungs.items():
+                gap = largest_distance(path_of(make, X, Y, args.lr, 10), reference)
+                distances[rung] = max(distances.get(rung, 0.0), gap)
+        except (RuntimeError, MemoryError) as error:  # out of memory, at --large
+            if n < LARGE:
+                raise
+            skipped.append(f"n={n:,}: not enough memory here ({type(error).__name__})")
+            continue
+        limit = 8 * n / rate
+        for rung, seconds in timings.items():
+            median = statistics.median(seconds)
+            # What it must read: x and y once (8n bytes); the O(1) step, four numbers.
+            reads = 0 if rung == list(rungs)[-1] else 8 * n
+            row = dict(n=n, rung=rung, seconds=median, low=min(seconds), high=max(seconds),
+                       reads=reads, limit=limit)
+            rows.append(row)
+            print(format_row(row))
+    for line in skipped:
+        print(line)
+    print("\nlargest distance of each rung's path from train_batch's, 10 steps at every n "
+          "(float32 rounding is about 1e-6):")
+    for rung, gap in distances.items():
+        print(f"  {rung:38} {gap:.1e}")
+
+    print("\nwhere the tutorial's step spends its time (each part timed, the mean over the steps):")
+    for n in (sizes[0], sizes[-1]):
+        X, Y = (part.to(args.device) for part in data.make_data(n=n))
+        parts = parts_of_a_step(X, Y, args.lr, steps_for(n), sync)
+        total = sum(parts.values())
+        print(f"  n={n:,}: {total * 1e6:,.1f} us a step; " + ", ".join(
+            f"{part} {seconds * 1e6:,.1f} us" for part, seconds in parts.items()))
+        if n == sizes[0]:
+            names = operations_of_a_step(X, Y, args.lr)
+            print(f"    {len(names)} operations, forward and backward: about "
+                  f"{total / len(names) * 1e6:.1f} us each, whatever they compute")
+        else:
+            passes = total * rate / (4 * n)
+            print(f"    as long as {passes:.0f} reads of an array of n floats at "
+                  f"{rate / 1e9:.1f} GB/s; the math needs 2 (x and y)")
+
+    from plots import step_cost as drawing  # only now: matplotlib's backend has been chosen
+
+    figures = {"step_cost.png": drawing.plot_costs(rows, rate, where)}
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
+
+
+def format_row(row):
+    """One line of the table: n, rung, median and spread per step, bytes the step must
+    read, the rate it reads them at, and the multiple of the bandwidth limit."""
+    def us(seconds):
+        return f"{seconds * 1e6:,.1f} us" if seconds < 0.01 else f"{seconds * 1e3:,.1f} ms"
+
+    spread = f"({us(row['low'])}-{us(row['high'])})".replace(" us-", "-").replace(" ms-", "-")
+    if row["reads"] == 0:  # the O(1) step reads four numbers, not the data
+        tail = f"{'-':>9} {'-':>6} {'-':>8}"
+    else:
+        rate = row["reads"] / row["seconds"] / 1e9
+        multiple = row["seconds"] / row["limit"]
+        tail = f"{size_text(row['reads']):>9} {rate:6.2f} {multiple:8.1f}"
+    return f"{row['n']:>12,}  {row['rung']:38} {us(row['seconds']):>10} {spread:>19} {tail}"
+
+
+def size_text(nbytes):
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= size:
+            return f"{nbytes / size:.0f} {unit}" if nbytes >= 10 * size else \
+                f"{nbytes / size:.1f} {unit}"
+    return f"{nbytes} B"
