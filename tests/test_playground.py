@@ -202,8 +202,8 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             page.locator("select").first.select_option("gd")
             expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
             page.get_by_role("slider").first.focus()
-            for _ in range(20):
-                page.keyboard.press("ArrowLeft")  # 0.1 to 0.01, 20 steps a decade
+            page.keyboard.press("PageDown")  # ten steps at a time: 0.1 to 0.01 is twenty
+            page.keyboard.press("PageDown")
             page.get_by_role("slider").nth(2).focus()  # lr, epochs, batch size
             page.keyboard.press("Home")
             expect(summary).to_have_text("\n".join(printed_summary(sgd_out)) + "\n")
