@@ -186,11 +186,6 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
     return f"diverged at {where}: loss {loss:.3g}; {cause}"
 
 
-def exit_if_diverged(parser, history, updates_per_epoch, lr, bound, rule, label=""):
-    """End the run with one line and exit status 1 if it diverged; no figure is written."""
-    exit_on(parser, divergence_report(history, updates_per_epoch, lr, bound, rule), label)
-
-
 def exit_on(parser, report, label=""):
     """End the run with divergence_report's line, exit status 1, if there is one."""
     if report is not None:

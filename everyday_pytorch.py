@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from descent import exit_if_diverged, short
+from descent import divergence_report, exit_on, has_diverged, short
 from model import (
     History,
     criterion,
@@ -254,14 +254,27 @@ def main(argv=None):
     if args.lr >= bound:
         print(f"warning: lr={args.lr:g} is at or above the stability bound {short(bound)} "
               f"of {rule}; the loss may blow up", flush=True)
-    # The tutorial's rung first: a step size that diverges ends the run there, in one line.
+    # The tutorial's rung first: a step size that diverges is drawn, then ends the run in
+    # one line, with no table of costs.
     reference = rung2_tutorial(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
     losses = full_loss_along(X, Y, reference).tolist()
-    exit_if_diverged(parser, History([losses[0]], losses[1:], reference),
-                     -(-n // batch_size), args.lr, bound, rule)
+    per_epoch = -(-n // batch_size)
+    diverged = divergence_report(History([losses[0]], losses[1:], reference), per_epoch,
+                                 args.lr, bound, rule)
+    if diverged is not None:  # every rung up to the end of the epoch it diverged in
+        epochs = -(-next(k for k, loss in enumerate(losses) if has_diverged(loss, losses[0]))
+                   // per_epoch)
+        orders, reference = orders[:epochs], reference[:epochs * per_epoch + 1]
     paths = {name: reference if rung is rung2_tutorial else
              run_rung(rung, X, Y, args.lr, orders, batch_size, shuffle, args.order_seed)
              for name, rung in RUNGS.items()}
+    if diverged is not None:
+        from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
+
+        figures = {"everyday_pytorch.png": drawing.plot_rungs(X, Y, paths, reference,
+                                                              diverged=True)}
+        output.save_figures(out_dir, figures)  # its climb is the lesson
+        exit_on(parser, diverged)
     for name, path in paths.items():
         w, b = path[-1]
         print(f"rung {name:37} final w={w:+.6f} b={b:+.6f}; largest distance from rung 2 "

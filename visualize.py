@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from descent import exit_if_diverged, gd_update, has_diverged, train
+from descent import divergence_report, exit_on, gd_update, has_diverged, train
 from model import (
     final_loss,
     full_loss_along,
@@ -196,7 +196,7 @@ def main(argv=None):
     from plots.style import run_style
 
     # the three runs, by the tutorial's functions
-    histories = {}
+    histories, diverged = {}, {}
     if set(stages) & {"surface", "work", "animation"}:
         for run in runs:
             if run.batch_size == n:
@@ -204,9 +204,12 @@ def main(argv=None):
             else:
                 history = train_sgd(X, Y, run.lr, args.epochs, W0, B0, run.batch_size,
                                     seed=args.order_seed, verbose=False)
-            exit_if_diverged(parser, history, -(-n // run.batch_size), run.lr,
-                                 bounds[run.name], run.rule, label=f"{run.name}: ")
             histories[run.name] = history
+            report = divergence_report(history, -(-n // run.batch_size), run.lr,
+                                       bounds[run.name], run.rule)
+            if report is not None:  # drawn all the same; its one line ends the run
+                diverged[run.label] = f"{run.name}: {report}"
+                continue
             print(f"trained {run.label}: {history.updates} update"
                   f"{'' if history.updates == 1 else 's'}, final w={history.w:+.6f} "
                   f"b={history.b:+.6f} loss={final_loss(X, Y, history):.6f}")
@@ -219,7 +222,7 @@ def main(argv=None):
         started = time.perf_counter()
         name = STAGES[stage]
         if stage == "surface":
-            figures[name] = surface.plot_loss_surface(X, Y, paths, styles)
+            figures[name] = surface.plot_loss_surface(X, Y, paths, styles, diverged)
             across, along = step_factor(batch.lr, steepest), step_factor(batch.lr, shallowest)
             caption = [f"{batch.label} multiplies its distance to the minimum by "
                        f"1 - lr*curvature each step: {across[0]:.2f} in the steepest direction "
@@ -259,8 +262,10 @@ def main(argv=None):
         print(f"[{number}/{len(stages)}] {stage}: {time.perf_counter() - started:.1f} s")
         for line in caption:
             print(f"  {line}", flush=True)
-    output.save_figures(out_dir, figures, files)
+    output.save_figures(out_dir, figures, files)  # a diverged run's too: its climb shows
     if files:
         plt.close(animation_figure)
+    for report in diverged.values():
+        exit_on(parser, report)
     output.show_figures(figures, args.show)
 

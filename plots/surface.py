@@ -74,9 +74,10 @@ def zoom_window(paths, centre, tail=0.1, pad=0.15):
     return tuple((c - half, c + half) for c in centre)
 
 
-def plot_loss_surface(X, Y, paths, styles=None):
+def plot_loss_surface(X, Y, paths, styles=None, diverged=()):
     """Left: every path over the contours of the MSE. Right: a zoom on the minimum, framed
-    by where the runs spent their last tenth of updates.
+    by where the runs spent their last tenth of updates. A path in `diverged` (labels) is
+    framed by the box a stable step stays in (overshoot_box), and drawn until it leaves.
 
     Both panels use equal scales on w and b, so the bowl's true shape shows.
     """
@@ -84,7 +85,11 @@ def plot_loss_surface(X, Y, paths, styles=None):
     figure, (whole, zoom) = plt.subplots(1, 2, figsize=(11, 6.4),
                                          gridspec_kw={"width_ratios": [1, 1.5]})
     figure.subplots_adjust(left=0.06, right=0.98, bottom=0.2, top=0.9, wspace=0.2)
-    windows = {whole: path_window(paths), zoom: zoom_window(paths, np.array([ls_w, ls_b]))}
+    framed = {label: overshoot_box(path[0], (ls_w, ls_b)) if label in diverged else path
+              for label, path in paths.items()}
+    ending = {label: path for label, path in paths.items() if label not in diverged}
+    windows = {whole: path_window(framed),
+               zoom: zoom_window(ending or framed, np.array([ls_w, ls_b]))}
     for axes, (w_range, b_range) in windows.items():
         loss_contours(axes, X, Y, w_range, b_range)
         draw_paths(axes, paths, styles)

@@ -103,8 +103,11 @@ def test_the_randperm_order_with_rungs_in_order_is_refused(tmp_path, capsys):
     assert status == 2 and "--randperm-order and --no-shuffle" in err and out == ""
 
 
-def test_a_step_size_that_diverges_ends_in_one_line_naming_the_bound(tmp_path, capsys):
-    status, out, err = run_main(ladder, capsys, "--lr", 0.5, "--out", tmp_path / "out")
-    assert status == 1
-    assert err.count("\n") == 1 and "stability bound 0.0385 of plain descent on single" in err
-    assert "warning: lr=0.5" in out and not (tmp_path / "out").exists()
+def test_a_step_size_that_diverges_is_drawn_then_ends_the_run_in_one_line(tmp_path, capsys):
+    status, out, err = run_main(ladder, capsys, "--lr", "0.1", "--out", tmp_path)
+    assert status == 1 and "warning: lr=0.1 is at or above the stability bound" in out
+    assert err.endswith("diverged at epoch 1, step 78: loss 8.2e+08; step size 0.1 is at or "
+                        "above the stability bound 0.0385 of plain descent on single "
+                        "samples; try a step size below 0.0385\n") and err.count("\n") == 1
+    assert "cost per update" not in out and "final w=" not in out  # no table, no timing
+    assert (tmp_path / "everyday_pytorch.png").read_bytes().startswith(b"\x89PNG")

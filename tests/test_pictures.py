@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import visualize
+from data import make_data
 from model import final_loss, least_squares, stability_bound
 from plots import step_size, surface
 from train_batch import train_batch
@@ -258,10 +259,34 @@ def test_a_diverging_run_ends_in_one_line_naming_its_own_bound(tmp_path, capsys,
         in captured.out
     [error] = captured.err.strip().splitlines()
     assert "diverged at epoch 1" in error and f"stability bound {bound} of {rule}" in error
-    assert not list(tmp_path.glob("out/*")), "no figure written"
+    # Its picture is drawn first: the climb is the lesson.
+    assert [p.name for p in tmp_path.glob("out/*")] == ["loss_surface.png"]
 
 
 def test_a_long_runs_animation_keeps_to_the_frame_limit_and_still_reaches_its_end():
     times = surface.animation_times(100_000, 100)
     assert len(times) == surface.MAX_FRAMES and times[0] == 0 and times[-1] == 100_000
     assert (np.diff(times) > 0).all()
+
+
+def test_a_diverged_run_is_drawn_in_every_picture_then_ends_the_run(tmp_path, capsys):
+    from conftest import run_main
+
+    status, out, err = run_main(visualize, capsys, *visualize.TEST_ARGS, "--batch-lr", "0.2",
+                                "--epochs", "12", "--out", tmp_path)
+    assert status == 1
+    assert err.endswith("batch GD: diverged at epoch 10: loss 8.33e+08; step size 0.2 is at "
+                        "or above the stability bound 0.1200 of batch descent; try a step "
+                        "size below 0.1200\n") and err.count("\n") == 1
+    assert "trained batch GD" not in out and "trained SGD" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fit.gif", "loss_surface.png", "loss_vs_work.png", "step_sizes.png"]
+    # The surface is framed by the box a stable step stays in, not by the diverged path.
+    X, Y = make_data()
+    climbing = train_batch(X, Y, 0.2, 12, verbose=False).path
+    figure = surface.plot_loss_surface(X, Y, {"climbing": climbing}, diverged={"climbing"})
+    whole = figure.axes[0]
+    box = surface.overshoot_box(climbing[0], least_squares(X, Y)[:2])
+    assert box[0][0] - 1 < whole.get_xlim()[0] and whole.get_xlim()[1] < box[1][0] + 1
+    assert max(abs(w) for w, _ in climbing) > 1000  # far outside: drawn until it leaves
+    plt.close(figure)
