@@ -449,19 +449,24 @@ def promised_ratios(repeats, quick):
     # The step-cost lesson's (step_cost.py). The fastest exact rung that streams the data,
     # one pass a step (compiled, where torch.compile works; else the gradient by hand),
     # against the limit: 8n bytes at the bandwidth of a 256 MB read-only sum, side by side.
+    # (Only a step of one pass can keep this promise: where torch.compile cannot make one,
+    # the line says so instead of measuring a step that reads the data many times.)
     n = 100_000 if quick else 10_000_000
     X, Y = make_data(n=n)
-    compiled = None if quick else step_cost.compile_gradient()[0]
-    step = step_cost.by_hand(X, Y, 1e-3, grad=compiled or step_cost.gradient)[0]
-    big = torch.ones(step_cost.BANDWIDTH_BYTES // 4)
-    per_step, per_read = _side_by_side(lambda: step_cost.seconds_per_step(step, 5, _no_sync),
-                                       lambda: step_cost.seconds_per_step(big.sum, 1, _no_sync),
-                                       repeats)
-    limit = 8 * n / (step_cost.BANDWIDTH_BYTES / per_read)
-    which = "compiled, 1 pass" if compiled else "by hand"
-    yield (f"streaming step ({which}) / the bandwidth limit of 8n bytes, n={n:,}",
-           f"{per_step * 1e3:.3f} ms", f"{limit * 1e3:.3f} ms", per_step / limit,
-           "at most 2", per_step / limit <= 2)
+    claim = f"one-pass step (compiled) / the bandwidth limit of 8n bytes, n={n:,}"
+    compiled, reason = (None, "the quick run does not compile") if quick else \
+        step_cost.compile_gradient()
+    if compiled is None:
+        yield claim, None, None, None, f"at most 2; not measured: {reason}", False
+    else:
+        step = step_cost.by_hand(X, Y, 1e-3, grad=compiled)[0]
+        big = torch.ones(step_cost.BANDWIDTH_BYTES // 4)
+        per_step, per_read = _side_by_side(
+            lambda: step_cost.seconds_per_step(step, 5, _no_sync),
+            lambda: step_cost.seconds_per_step(big.sum, 1, _no_sync), repeats)
+        limit = 8 * n / (step_cost.BANDWIDTH_BYTES / per_read)
+        yield (claim, f"{per_step * 1e3:.3f} ms", f"{limit * 1e3:.3f} ms", per_step / limit,
+               "at most 2", per_step / limit <= 2)
     # The O(1) step: the same cost whatever n its moments came from.
     small = step_cost.sufficient_statistics(*make_data(n=1_000), 1e-3)[0]
     large = step_cost.sufficient_statistics(*make_data(n=n), 1e-3)[0]
@@ -604,6 +609,9 @@ def run_benchmark(args, sizes, out_dir):
               f"side (median of {args.repeats}):", flush=True)
         quick = max(sizes) < 10_000
         for claim, first, second, ratio, promise, met in promised_ratios(args.repeats, quick):
+            if ratio is None:  # a promise that cannot be measured here: it says why
+                print(f"  {claim}: promised {promise}", flush=True)
+                continue
             print(f"  {claim}: {first} / {second} = {ratio:.2f}; promised {promise}: "
                   f"{'met' if met else 'NOT MET'}", flush=True)
 

@@ -4,7 +4,7 @@ One step of the tutorial's batch descent must read every x and every y: 8n bytes
 No step can be faster than that many bytes at the machine's memory bandwidth, measured here
 in the same run. This lesson times one step five ways, the rungs taking turns, from the
 tutorial's autograd step to the gradient written out, compiled into one pass, and the step
-least squares allows: five numbers of the data taken once, then every step in O(1). Each
+least squares allows: four means of the data taken once, then every step in O(1). Each
 rung's path is held to the tutorial's. Run `python step_cost.py --help` for the knobs;
 docs/step_cost.md is the lesson. Importing this module only defines things.
 """
@@ -146,14 +146,15 @@ def seconds_per_step(step, steps, sync):
 
 
 def bandwidth(device, repeats):
-    """Bytes a second of a read-only sum over a 256 MB tensor, [median, fastest, slowest].
-    A sum reads and writes nothing else, as a step must only read x and y; its tensor is far
-    larger than the caches, so it measures main memory."""
+    """Bytes a second of a read-only sum over a 256 MB tensor: [the fastest repeat's, the
+    median's, the slowest's]. A sum only reads, as a step must only read x and y; its tensor
+    is far larger than the caches, so it measures main memory. The fastest repeat is the
+    limit: the most the machine was seen to deliver."""
     big = torch.ones(BANDWIDTH_BYTES // 4, device=device)
     sync = synchronize(device)
     big.sum()
     seconds = [seconds_per_step(big.sum, 1, sync) for _ in range(repeats)]
-    return [BANDWIDTH_BYTES / s for s in (statistics.median(seconds), min(seconds),
+    return [BANDWIDTH_BYTES / s for s in (min(seconds), statistics.median(seconds),
                                           max(seconds))]
 
 
@@ -192,11 +193,12 @@ def path_of(make, X, Y, lr, steps):
 
 
 def parts_of_a_step(X, Y, lr, steps, sync):
-    """Seconds per step of each part of the tutorial's step, timed one after another."""
+    """Seconds per step of each part of the tutorial's step, timed one after another: the
+    median over the steps, each part's own."""
     w = torch.tensor(START[0], requires_grad=True, device=X.device)
     b = torch.tensor(START[1], requires_grad=True, device=X.device)
-    parts = dict.fromkeys(["1 forward", "2 loss", "loss.item()", "3 backward", "4 update",
-                           "5 zero"], 0.0)
+    parts = {part: [] for part in ["1 forward", "2 loss", "loss.item()", "3 backward",
+                                   "4 update", "5 zero"]}
     for timed in [False] + [True] * steps:  # the first step untimed
         marks = [time.perf_counter()]
         Y_pred = forward(X, w, b)
@@ -220,8 +222,8 @@ def parts_of_a_step(X, Y, lr, steps, sync):
         marks.append(time.perf_counter())
         if timed:
             for number, name in enumerate(parts):
-                parts[name] += (marks[number + 1] - marks[number]) / steps
-    return parts
+                parts[name].append(marks[number + 1] - marks[number])
+    return {name: statistics.median(seconds) for name, seconds in parts.items()}
 
 
 def operations_of_a_step(X, Y, lr):
@@ -302,12 +304,13 @@ def run(args, sizes, out_dir, data, output):
             rungs[name] = lambda X, Y, lr: by_hand(X, Y, lr, grad=compiled)
             print(f"rung 4, torch.compile of the gradient: compiled in "
                   f"{time.perf_counter() - started:.1f} s")
-    rate, fastest, slowest = bandwidth(args.device, args.repeats)
+    rate, median, slowest = bandwidth(args.device, args.repeats)
     print(f"memory bandwidth: {rate / 1e9:.1f} GB/s, a read-only sum of "
-          f"{BANDWIDTH_BYTES // 2**20} MB (median of {args.repeats}; {slowest / 1e9:.1f} to "
-          f"{fastest / 1e9:.1f}); the limit of a step is 8n bytes at this rate")
+          f"{BANDWIDTH_BYTES // 2**20} MB (the fastest of {args.repeats}; median "
+          f"{median / 1e9:.1f}, slowest {slowest / 1e9:.1f}); the limit of a step is 8n bytes "
+          "at this rate")
     print(f"\ntime of one step, median of {args.repeats}, the rungs taking turns:")
-    print(f"{'n':>12}  {'rung':38} {'per step':>10} {'spread':>19} {'reads':>9} "
+    print(f"{'n':>12}  {'rung':38} {'per step':>10} {'spread':>26} {'reads':>9} "
           f"{'GB/s':>6} {'x limit':>8}")
     rows, distances, skipped = [], {}, []
     for n in sizes:
@@ -340,18 +343,19 @@ def run(args, sizes, out_dir, data, output):
     for rung, gap in distances.items():
         print(f"  {rung:38} {gap:.1e}")
 
-    print("\nwhere the tutorial's step spends its time (each part timed, the mean over the steps):")
+    print("\nwhere the tutorial's step spends its time (each part timed, its median over the "
+          "steps):")
     for n in sorted({sizes[0], sizes[-1]}):  # the smallest and the largest
         X, Y = (part.to(args.device) for part in data.make_data(n=n))
         parts = parts_of_a_step(X, Y, args.lr, steps_for(n), sync)
         total = sum(parts.values())
         print(f"  n={n:,}: {total * 1e6:,.1f} us a step; " + ", ".join(
             f"{part} {seconds * 1e6:,.1f} us" for part, seconds in parts.items()))
-        if n < 1_000_000:  # a fixed cost for each operation
+        if n <= 10_000:  # the overhead regime: a fixed cost for each operation
             names = operations_of_a_step(X, Y, args.lr)
             print(f"    {len(names)} operations, forward and backward: about "
                   f"{total / len(names) * 1e6:,.1f} us each")
-        else:  # memory: how many arrays of n floats could be read in that time
+        elif n >= 1_000_000:  # the memory regime: arrays of n floats read in that time
             passes = total * rate / (4 * n)
             print(f"    as long as {passes:.0f} reads of an array of n floats at "
                   f"{rate / 1e9:.1f} GB/s; the math needs 2 (x and y)")
@@ -369,14 +373,14 @@ def format_row(row):
     def us(seconds):
         return f"{seconds * 1e6:,.1f} us" if seconds < 0.01 else f"{seconds * 1e3:,.1f} ms"
 
-    spread = f"({us(row['low'])}-{us(row['high'])})".replace(" us-", "-").replace(" ms-", "-")
+    spread = f"({us(row['low'])} to {us(row['high'])})"
     if row["reads"] == 0:  # the O(1) step reads four numbers, not the data
         tail = f"{'-':>9} {'-':>6} {'-':>8}"
     else:
         rate = row["reads"] / row["seconds"] / 1e9
         multiple = row["seconds"] / row["limit"]
         tail = f"{size_text(row['reads']):>9} {rate:6.2f} {multiple:8.1f}"
-    return f"{row['n']:>12,}  {row['rung']:38} {us(row['seconds']):>10} {spread:>19} {tail}"
+    return f"{row['n']:>12,}  {row['rung']:38} {us(row['seconds']):>10} {spread:>26} {tail}"
 
 
 def size_text(nbytes):

@@ -25,7 +25,7 @@ def plot_costs(rows, rate, where):
             multiples.plot(sizes, seconds / np.array([row["limit"] for row in mine]),
                            label=rung, **style)
     sizes = np.array(sorted({row["n"] for row in rows}))
-    times.plot(sizes, 8 * sizes / rate * 1e6, "k--", linewidth=1.2,
+    times.plot(sizes, 8 * sizes / rate * 1e6, "k--", marker="x", linewidth=1.2,
                label=f"the limit: 8n bytes at {rate / 1e9:.1f} GB/s")
     multiples.axhline(1, color="black", linestyle="--", linewidth=1.2, label="the limit")
     for axes in (times, multiples):
@@ -37,7 +37,7 @@ def plot_costs(rows, rate, where):
            integer_x=False, legend=False)
     finish(multiples, "How far from reading the data once", xlabel="samples n (log scale)",
            integer_x=False, legend=False)
-    times.legend(fontsize=8, loc="upper left")
-    multiples.legend(fontsize=8, loc="upper right")
+    times.legend(fontsize=8, loc="best")
+    multiples.legend(fontsize=8, loc="best")
     figure.suptitle(f"What one step costs, on {where}")
     return figure

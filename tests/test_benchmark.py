@@ -242,16 +242,17 @@ def test_the_in_process_ratios_run_on_a_quick_setting():
 
 
 def test_the_step_cost_ratios_run_on_a_quick_setting():
-    # The two after the batch-epoch ratio: the step-cost lesson's.
-    ratios = list(itertools.islice(benchmark.promised_ratios(repeats=1, quick=True), 5, 7))
-    claims = [claim for claim, *_ in ratios]
-    assert claims == ["streaming step (by hand) / the bandwidth limit of 8n bytes, n=100,000",
-                      "sufficient-statistics step, n=100,000 / n=1,000"]
-    for _claim, first, second, ratio, _promise, met in ratios:
-        assert isinstance(met, bool)
-        first_value, second_value = float(first.split()[0]), float(second.split()[0])
-        assert first.split()[1] == second.split()[1]
-        assert ratio == pytest.approx(first_value / second_value, rel=0.05)
+    # The two after the batch-epoch ratio: the step-cost lesson's. The quick run does not
+    # compile, and says so in place of the one-pass ratio.
+    one_pass, constant = itertools.islice(benchmark.promised_ratios(repeats=1, quick=True), 5, 7)
+    assert one_pass == ("one-pass step (compiled) / the bandwidth limit of 8n bytes, n=100,000",
+                        None, None, None,
+                        "at most 2; not measured: the quick run does not compile", False)
+    claim, first, second, ratio, _promise, met = constant
+    assert claim == "sufficient-statistics step, n=100,000 / n=1,000" and isinstance(met, bool)
+    first_value, second_value = float(first.split()[0]), float(second.split()[0])
+    assert first.split()[1] == second.split()[1] == "us"
+    assert ratio == pytest.approx(first_value / second_value, rel=0.05)
 
 
 def run_main_expecting_error(argv, capsys):

@@ -54,7 +54,9 @@ def test_a_row_states_the_bytes_the_rate_and_the_multiple_of_the_limit():
     line = step_cost.format_row(row)
     # 8 MB in 4 ms is 2 GB/s, four times the 1 ms the limit allows.
     assert line.split()[-3:] == ["MB", "2.00", "4.0"] and "8.0 MB" in line
-    assert "4,000.0 us" in line and "(3,000.0-5,000.0 us)" in line
+    assert "4,000.0 us" in line and "(3,000.0 us to 5,000.0 us)" in line
+    # A spread across units keeps each end's unit.
+    assert "(37.2 us to 16.0 ms)" in step_cost.format_row({**row, "low": 37.2e-6, "high": 0.016})
     o1 = step_cost.format_row({**row, "reads": 0, "seconds": 2e-7, "low": 2e-7, "high": 3e-7})
     assert o1.split()[-3:] == ["-", "-", "-"] and "0.2 us" in o1
 
