@@ -272,10 +272,10 @@ def test_a_long_runs_animation_keeps_to_the_frame_limit_and_still_reaches_its_en
 def test_a_diverged_run_is_drawn_in_every_picture_then_ends_the_run(tmp_path, capsys):
     from conftest import run_main
 
-    status, out, err = run_main(visualize, capsys, *visualize.TEST_ARGS, "--batch-lr", "0.2",
-                                "--epochs", "12", "--out", tmp_path)
+    status, out, err = run_main(visualize, capsys, *visualize.TEST_ARGS, "--batch-lr", "0.5",
+                                "--epochs", "5", "--out", tmp_path)
     assert status == 1
-    assert err.endswith("batch GD: diverged at epoch 10: loss 8.33e+08; step size 0.2 is at "
+    assert err.endswith("batch GD: diverged at epoch 5: loss 1.65e+09; step size 0.5 is at "
                         "or above the stability bound 0.1200 of batch descent; try a step "
                         "size below 0.1200\n") and err.count("\n") == 1
     assert "trained batch GD" not in out and "trained SGD" in out

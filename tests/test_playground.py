@@ -6,6 +6,7 @@ required, so there it runs or fails, never skips; elsewhere, without Chromium, i
 """
 
 import os
+import runpy
 import shutil
 import socket
 import subprocess
@@ -91,20 +92,24 @@ def test_an_uploaded_csv_is_read_as_data_reads_it_and_refused_in_the_same_words(
     assert Y.reshape(-1).tolist() == [2, 4.5]
 
 
-def test_the_playground_runs_as_a_plain_script_and_says_it_takes_no_options():
-    def run(*args):
-        return subprocess.run([sys.executable, str(ROOT / "playground.py"), *args],
-                              capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "MPLBACKEND": "Agg"})
-
-    result = run()
+def test_the_playground_runs_as_a_plain_script():
+    result = subprocess.run([sys.executable, str(ROOT / "playground.py")], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    helped = run("--help")
-    assert helped.returncode == 0 and "python -m marimo run playground.py" in helped.stdout
-    refused = run("--lr", "abc")
-    assert refused.returncode == 2 and refused.stdout == ""
-    assert refused.stderr == ("playground.py: error: it takes no options: move its sliders in "
-                              "`python -m marimo run playground.py` (see docs/playground.md)\n")
+
+
+def test_as_a_script_it_says_it_takes_no_options(capsys, monkeypatch):
+    # Its `if __name__ == "__main__":` block, run in this process (as python would run it).
+    monkeypatch.setattr(sys, "argv", ["playground.py", "--help"])
+    runpy.run_path(str(ROOT / "playground.py"), run_name="__main__")
+    assert "python -m marimo run playground.py" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["playground.py", "--lr", "abc"])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(ROOT / "playground.py"), run_name="__main__")
+    printed = capsys.readouterr()
+    assert stopped.value.code == 2 and printed.out == ""
+    assert printed.err == ("playground.py: error: it takes no options: move its sliders in "
+                           "`python -m marimo run playground.py` (see docs/playground.md)\n")
 
 
 # In a real browser.
