@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model import criterion, largest_distance, least_squares
+from model import criterion, forward, largest_distance, least_squares
 
 # This lesson's own options: {name: (type, interval, help)} (plumbing/options.py).
 OPTIONS = {
@@ -204,14 +204,13 @@ def main(argv=None):
     for epoch, (loss, val_loss) in enumerate(zip(losses, val_losses, strict=True), start=1):
         print(f"epoch {epoch:3d}: training loss={loss:.6f} validation loss={val_loss:.6f}")
     ls_w, ls_b, floor = least_squares(X[training], Y[training])
-    beyond = criterion(ls_w * X[validation] + ls_b, Y[validation]).item()
+    beyond = criterion(forward(X[validation], ls_w, ls_b), Y[validation]).item()
     print(f"least squares of the training samples: w={ls_w:+.6f} b={ls_b:+.6f}, training "
           f"loss={floor:.6f} validation loss={beyond:.6f}")
 
     # Habit 3: stop after epoch `stop_at`, checkpoint, resume in a fresh model; or resume
-    # from a file an earlier run wrote.
-    model, optimizer = fresh()
-    uninterrupted, _, _ = train(model, optimizer, X, Y, args.epochs)
+    # from a file an earlier run wrote. Habit 1's run is the one that never stopped.
+    uninterrupted = path
     if saved is None:
         model, optimizer = fresh()
         train(model, optimizer, X, Y, stop_at)
