@@ -21,6 +21,14 @@ import math
 
 import torch
 
+from lines import (
+    count,
+    divergence_line,
+    epoch_line,
+    final_line,
+    least_squares_line,
+    short,  # noqa: F401 (the scripts import it from here)
+)
 from model import (
     History,
     averaged_point,
@@ -33,12 +41,6 @@ from model import (
 
 # A run whose loss grows past this many times its starting loss has left the basin for good.
 DIVERGENCE_FACTOR = 1e6
-
-
-def short(value):
-    """A step size or bound in a message: four decimals (0.1200), or three significant
-    digits once four decimals would show nothing (1.2e-06)."""
-    return f"{value:.4f}" if abs(value) >= 0.001 else f"{value:.3g}"
 
 
 def gd_update(params, state, hyperparams):
@@ -100,9 +102,8 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
             if has_diverged(history.step_losses[-1], history.epoch_losses[0]):
                 return history
         if verbose:
-            step_size = "" if schedule is None else f" lr={hyperparams['lr']:.6g}"
-            print(f"epoch {epoch:3d}: loss={history.epoch_losses[-1]:.6f} w={w.item():+.6f} "
-                  f"b={b.item():+.6f}{step_size}")
+            print(epoch_line(epoch, history.epoch_losses[-1], w.item(), b.item(),
+                             None if schedule is None else hyperparams["lr"]))
     return history
 
 
@@ -174,16 +175,7 @@ def divergence_report(history, updates_per_epoch, lr, bound, rule):
         return None
     epoch = -(-update // updates_per_epoch)
     where = f"epoch {epoch}" if updates_per_epoch == 1 else f"epoch {epoch}, step {update}"
-    if bound is None:
-        cause = f"{rule} has no fixed stability bound; try a smaller step size than {lr:g}"
-    elif lr >= bound:
-        cause = (f"step size {lr:g} is at or above the stability bound {short(bound)} of "
-                 f"{rule}; try a step size below {short(bound)}")
-    else:
-        # Inside the bound the loss cannot grow: the float32 numbers themselves overflowed.
-        cause = (f"step size {lr:g} is inside the stability bound {short(bound)} of {rule}, so "
-                 "the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
-    return f"diverged at {where}: loss {loss:.3g}; {cause}"
+    return divergence_line(where, loss, lr, bound, rule)
 
 
 def exit_on(parser, report, label=""):
@@ -198,16 +190,13 @@ def print_summary(X, Y, history, average_from=None, updates_per_epoch=1):
     With average_from=E the run's result is the average of its points from epoch E on
     (model.averaged_point), and the final line says so.
     """
-    ls_w, ls_b, ls_loss = least_squares(X, Y)
-    print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
-    updates = f"{history.updates} update{'' if history.updates == 1 else 's'}"
-    if average_from is None:
-        print(f"final: w={history.w:+.6f} b={history.b:+.6f} "
-              f"loss={final_loss(X, Y, history):.6f} ({updates})")
-        return
-    print(f"last point: w={history.w:+.6f} b={history.b:+.6f} "
-          f"loss={final_loss(X, Y, history):.6f} ({updates})")
-    w, b, count = averaged_point(history, updates_per_epoch, average_from)
-    loss = float(full_loss_along(X, Y, [(w, b)])[0])
-    print(f"final: w={w:+.6f} b={b:+.6f} loss={loss:.6f} (the average of the {count:,} points "
-          f"from epoch {average_from} on)")
+    print(least_squares_line(*least_squares(X, Y)))
+    updates = count(history.updates, "update")
+    last = final_line(history.w, history.b, final_loss(X, Y, history), updates,
+                      "final" if average_from is None else "last point")
+    print(last)
+    if average_from is not None:
+        w, b, points = averaged_point(history, updates_per_epoch, average_from)
+        loss = float(full_loss_along(X, Y, [(w, b)])[0])
+        print(final_line(w, b, loss, f"the average of the {points:,} points from epoch "
+                                     f"{average_from} on"))

@@ -23,6 +23,7 @@ import torch
 
 from data import standardise
 from descent import divergence_report, exit_on, print_summary, short, train, train_cells
+from lines import bound_warning
 from model import (
     criterion,
     forward,
@@ -353,8 +354,7 @@ def main(argv=None):
         edge = stability_edge(method, plain_bound, hyperparams.get("momentum", 0.0))
         rule = describe(method, hyperparams, batch_size, n)
         if edge is not None and hyperparams["lr"] >= edge:
-            print(f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
-                  f"bound {short(edge)} of {rule}; the loss may blow up", flush=True)
+            print(bound_warning(f"{method} lr", hyperparams["lr"], edge, rule), flush=True)
         history = train(X, Y, UPDATES[method], hyperparams, args.epochs, batch_size,
                         shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
                         b0=args.b0, verbose=args.method is not None)

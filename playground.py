@@ -28,6 +28,7 @@ with app.setup:
     import optimizers
     import schedules
     from descent import divergence_report, print_summary, short, train
+    from lines import bound_warning
     from model import (
         full_loss_along,
         hessian_eigenvalues,
@@ -75,8 +76,7 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
             print_summary(X, Y, history)
     warning = None
     if edge is not None and hyperparams["lr"] >= edge:
-        warning = (f"warning: {method} lr={hyperparams['lr']:g} is at or above the stability "
-                   f"bound {short(edge)} of {rule}; the loss may blow up")
+        warning = bound_warning(f"{method} lr", hyperparams["lr"], edge, rule)
     ls_w, ls_b, _ = least_squares(X, Y)
     # The rates' theory is of a constant step on all the samples.
     rates = optimizers.rates_of(method, hyperparams, history, hessian_eigenvalues(X),

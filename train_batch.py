@@ -11,6 +11,7 @@ if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handl
 
 import torch
 
+from lines import bound_warning, epoch_line
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 
@@ -43,7 +44,7 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
 
         path.append((w.item(), b.item()))
         if verbose:
-            print(f"epoch {epoch:3d}: loss={loss.item():.6f} w={w.item():+.6f} b={b.item():+.6f}")
+            print(epoch_line(epoch, loss.item(), w.item(), b.item()))
 
     # Each step's loss is the full-data loss, so the two lists are one.
     return History(epoch_losses=loss_BGD, step_losses=loss_BGD, path=path)
@@ -68,9 +69,7 @@ def main(argv=None):
     print(f"batch gradient descent: lr={args.lr:g} epochs={args.epochs} "
           f"start w={args.w0:g} b={args.b0:g} (stable below lr={short(bound)})")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the batch stability bound "
-              f"{short(bound)} (2 / largest eigenvalue of the MSE Hessian); the loss will "
-              "grow", flush=True)
+        print(bound_warning("lr", args.lr, bound, "batch descent"), flush=True)
     if args.device != "cpu":
         print(f"device: {args.device} ({torch.cuda.get_device_name()})")
     history = train_batch(X.to(args.device), Y.to(args.device), args.lr, args.epochs, args.w0,

@@ -12,6 +12,7 @@ if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handl
 
 import torch
 
+from lines import bound_warning, epoch_line
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 
@@ -58,7 +59,7 @@ def train_sgd(X, Y, lr=0.01, epochs=20, w0=-10.0, b0=-20.0, batch_size=1, shuffl
 
             path.append((w.item(), b.item()))
         if verbose:
-            print(f"epoch {epoch:3d}: loss={loss_SGD[-1]:.6f} w={w.item():+.6f} b={b.item():+.6f}")
+            print(epoch_line(epoch, loss_SGD[-1], w.item(), b.item()))
 
     return History(epoch_losses=loss_SGD, step_losses=step_losses, path=path)
 
@@ -133,8 +134,7 @@ def main(argv=None):
     if args.device != "cpu":
         print(f"device: {args.device} ({torch.cuda.get_device_name()})")
     if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the stability bound {short(bound)} of "
-              f"{rule}; the loss may blow up", flush=True)
+        print(bound_warning("lr", args.lr, bound, rule), flush=True)
     if settling:  # the same loop with the settling lesson's two knobs (descent.py)
         schedule = None if args.schedule == "constant" else schedules.step_sizes(
             args.schedule, args.lr, args.epochs, schedule_options)

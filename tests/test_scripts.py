@@ -17,7 +17,8 @@ import compare
 import data
 import train_batch
 import train_sgd
-from model import least_squares
+from lines import bound_warning
+from model import least_squares, stability_bound
 
 # The commands: the files that run as one (plumbing.run.run_script). The playground, a
 # notebook served as a page, is tested in tests/test_playground.py.
@@ -197,7 +198,8 @@ def test_output_folder_that_is_a_file_is_refused(tmp_path, capsys, script):
 def test_step_size_above_the_bound_is_warned_about(tmp_path, capsys):
     train_batch.main(["--lr", "0.125", "--epochs", "3", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert "warning: lr=0.125 is at or above the batch stability bound 0.1200" in out
+    X, _ = data.make_data()
+    assert bound_warning("lr", 0.125, stability_bound(X), "batch descent") in out.splitlines()
 
 
 def earlier_figures(out):
