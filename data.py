@@ -157,14 +157,24 @@ def load_data(parser, args):
             X, Y = read_csv(args.data)
         except ValueError as error:
             parser.error(f"--data {args.data}: {error}")
-        if X.min() == X.max():
-            parser.error(f"--data {args.data}: every x is {X[0].item():g}, so no single "
-                         "line fits best (any line through their mean y does)")
+        if no_line_fits(X):
+            parser.error(f"--data {args.data}: {no_line_fits(X)}")
         return X, Y, f"{len(X)} points from {args.data}"
     made = {name: DEFAULTS[name] if value is None else value for name, value in made.items()}
-    X, Y = make_data(**made)
-    return X, Y, (f"n={made['n']} points of y = {made['slope']:g}*x + N(0, {made['noise']:g}^2) "
-                  f"noise, seed {made['seed']}")
+    return *make_data(**made), describe(**made)
+
+
+def describe(n, slope, noise, seed):
+    """The generated data in a few words, as the scripts print it after `data:`."""
+    return f"n={n} points of y = {slope:g}*x + N(0, {noise:g}^2) noise, seed {seed}"
+
+
+def no_line_fits(X):
+    """Why no single line fits best (every x the same), or None."""
+    if X.min() == X.max():
+        return (f"every x is {X.reshape(-1)[0].item():g}, so no single line fits best (any line "
+                "through their mean y does)")
+    return None
 
 
 def main(argv=None):

@@ -13,6 +13,7 @@ __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="Gradient descent playground")
 
 with app.setup:
+    import argparse
     import contextlib
     import inspect
     import io
@@ -39,15 +40,11 @@ with app.setup:
     from plots import optimizers as optimizer_plots
     from plots import surface
     from plots.style import floor_line
+    from plumbing import options
 
     # One thread for torch: the runs are small, and the page's server can have the other core.
     torch.set_num_threads(1)
 
-    # The sliders' steps for the methods' own settings: inside optimizers.SETTINGS'
-    # intervals (momentum and the betas below 1, eps above 0), each default among them.
-    FRACTIONS = [round(k / 100, 2) for k in range(100)] + [0.999]
-    SETTING_STEPS = {"momentum": FRACTIONS, "alpha": FRACTIONS, "beta1": FRACTIONS,
-                     "beta2": FRACTIONS, "eps": [1e-10, 1e-8, 1e-6, 1e-4, 1e-2]}
 
 
 @app.function
@@ -107,8 +104,8 @@ def read_upload(name, contents):
         with contextlib.suppress(OSError):
             os.remove(path)
             os.rmdir(folder)
-    if X.min() == X.max():
-        return None, f"--data {name}: every x is {X[0].item():g}, so no single line fits best"
+    if data.no_line_fits(X):
+        return None, f"--data {name}: {data.no_line_fits(X)}"
     return (X, Y), None
 
 
@@ -120,15 +117,14 @@ def data_settings(**boxes):
     made, wrong = dict(data.DEFAULTS), []
     for name, value in boxes.items():
         kind, interval, _ = data.OPTIONS[name]
-        low, high = (float(end) for end in interval.strip("[]()").split(","))
         if value is None:
             wrong.append(f"{name} is empty; using {data.DEFAULTS[name]:g}")
-        elif (kind is int and value != int(value)) or not low <= value <= high:
-            number = "a whole number" if kind is int else "a number"
-            wrong.append(f"{name} {value:g}: must be {number} in {interval}; using "
-                         f"{data.DEFAULTS[name]:g}")
-        else:
-            made[name] = kind(value)
+            continue
+        whole = kind is int and value == int(value)
+        try:
+            made[name] = options.number(kind, interval)(str(int(value)) if whole else repr(value))
+        except argparse.ArgumentTypeError as error:
+            wrong.append(f"{name}: {error}; using {data.DEFAULTS[name]:g}")
     return made, "; ".join(wrong) or None
 
 
@@ -169,8 +165,7 @@ def _(mo, n, noise, seed, slope, upload):
                                     seed=seed.value)
         refusal = refusal or wrong
         X, Y = data.make_data(**made)
-        source = (f"n={made['n']} points of y = {made['slope']:g}*x + N(0, "
-                  f"{made['noise']:g}^2) noise, seed {made['seed']}")
+        source = data.describe(**made)
     else:
         X, Y = loaded
         source = f"{len(X)} points from {upload.name()}"
@@ -209,30 +204,29 @@ def _(method, mo):
     return (lr,)
 
 
+@app.function
+def setting_sliders(mo, method):
+    """A slider for each of the method's own settings (but lr), over the values its
+    declaration in optimizers.SETTINGS allows, at the method's default."""
+    own = {}
+    for name, value in options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS):
+        if name != "lr":
+            kind, interval, _ = optimizers.SETTINGS[name]
+            own[name] = mo.ui.slider(steps=options.slider_values(kind, interval, value),
+                                     value=value, label=name, show_value=True)
+    return mo.ui.dictionary(own)
+
+
 @app.cell
 def _(method, mo):
-    # The method's own settings, only those it has (optimizers.py declares them).
-    own = {}
-    for setting, default in optimizers.DEFAULTS[method.value].items():
-        pair = optimizers.PAIRS.get(setting)
-        parts = zip(pair, default, strict=True) if pair else [(setting, default)]
-        for name, value in parts:
-            if name == "lr":
-                continue
-            own[name] = mo.ui.slider(steps=SETTING_STEPS[name], value=value, label=name,
-                                     show_value=True)
-    settings = mo.ui.dictionary(own)
+    settings = setting_sliders(mo, method.value)
     return (settings,)
 
 
 @app.function
 def chosen_hyperparams(method, lr, settings):
     """The method's settings from the sliders, its pairs (Adam's betas) joined."""
-    chosen = {"lr": lr, **settings}
-    for pair, parts in optimizers.PAIRS.items():
-        if all(part in chosen for part in parts):
-            chosen[pair] = tuple(chosen.pop(part) for part in parts)
-    return chosen
+    return options.joined({"lr": lr, **settings}, optimizers.PAIRS)
 
 
 @app.cell

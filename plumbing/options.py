@@ -79,6 +79,29 @@ def number(kind, interval):
     return parse
 
 
+def slider_values(kind, interval, default):
+    """The values a slider offers for a setting: about a hundred inside its interval, its
+    default among them; spread evenly between two finite ends, by factors of ten^(1/10)
+    around the default where the interval has no upper end."""
+    opening, low, high, closing = ends(kind, interval)
+    inside = number(kind, interval)
+    if math.isinf(high):
+        centre = default if default > 0 else max(low, 1e-3)
+        values = [centre * 10 ** (k / 10) for k in range(-40, 21)] + [low]
+    else:
+        values = [low + (high - low) * k / 100 for k in range(101)] + [high - (high - low) / 1000]
+    values = {kind(float(f"{value:.3g}")) for value in values} | {default}
+    return sorted(value for value in values if _accepts(inside, value))
+
+
+def _accepts(parse, value):
+    try:
+        parse(repr(value))
+    except argparse.ArgumentTypeError:
+        return False
+    return True
+
+
 def path(text):
     """An argparse type: a file or folder name, never empty (`--out ""` is no folder)."""
     if not text.strip():
@@ -213,14 +236,22 @@ def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=No
                       if setting in names_of(variants[choice], pairs)]
             parser.error(f"{flag(setting)} is an option of {what} {' or '.join(takers)}, "
                          f"not of {chosen}")
-    settings = dict(variants[chosen])
-    for setting, value in settings.items():
-        parts = (pairs or {}).get(setting)
-        if parts:
-            settings[setting] = tuple(old if getattr(args, part) is None else getattr(args, part)
-                                      for part, old in zip(parts, value, strict=True))
-        elif getattr(args, setting, None) is not None:
-            settings[setting] = getattr(args, setting)
+    return joined({part: default if getattr(args, part, None) is None else getattr(args, part)
+                   for part, default in own_settings(variants[chosen], pairs)}, pairs)
+
+
+def joined(values, pairs=None):
+    """Settings from their options' values, in order, a pair's parts joined (beta1, beta2
+    as betas): own_settings' inverse."""
+    firsts = {parts[0]: (setting, parts) for setting, parts in (pairs or {}).items()}
+    others = {part for parts in (pairs or {}).values() for part in parts[1:]}
+    settings = {}
+    for name, value in values.items():
+        if name in firsts:
+            setting, parts = firsts[name]
+            settings[setting] = tuple(values[part] for part in parts)
+        elif name not in others:
+            settings[name] = value
     return settings
 
 

@@ -12,14 +12,17 @@ import socket
 import subprocess
 import sys
 
+import marimo
 import pytest
 from conftest import ROOT, run_main
 
 import optimizers
 import playground
+import schedules
 import train_batch
 import train_sgd
 from data import make_data
+from plumbing import options
 
 
 def printed_summary(out):
@@ -234,9 +237,26 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
 def test_a_bad_number_in_a_data_box_is_refused_in_one_line_and_its_default_kept():
     made, refusal = playground.data_settings(n=None, slope=-5.0, noise=-1.0, seed=3.5)
     assert made == {**playground.data.DEFAULTS, "slope": -5.0}
+    noise, seed = (playground.data.OPTIONS[name] for name in ("noise", "seed"))
     assert refusal == ("n is empty; using 100; "
-                       "noise -1: must be a number in [0, 1e6]; using 0.4; "
-                       "seed 3.5: must be a whole number in [0, 9223372036854775807]; "
-                       "using 42")
+                       f"noise: '-1.0' must be {options.limits(*noise[:2])}; using 0.4; "
+                       "seed: '3.5' is not a whole number; using 42")
     made, refusal = playground.data_settings(n=50, slope=2.5, noise=0.0, seed=7)
     assert refusal is None and made == {"n": 50, "slope": 2.5, "noise": 0.0, "seed": 7}
+
+
+@pytest.mark.parametrize("method", optimizers.METHODS)
+def test_every_method_has_its_sliders_and_runs_under_every_schedule(method):
+    """What the page builds for a method and a schedule, without a browser: a teacher's new
+    method or setting that the playground cannot show fails here."""
+    sliders = playground.setting_sliders(marimo, method)
+    defaults = dict(options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS))
+    assert sliders.value == {name: value for name, value in defaults.items() if name != "lr"}
+    hyperparams = playground.chosen_hyperparams(method, defaults["lr"], sliders.value)
+    assert hyperparams == optimizers.DEFAULTS[method]
+    X, Y = make_data(n=20)
+    for schedule in schedules.SCHEDULES:
+        history, summary, facts = playground.run_setting(
+            X, Y, method, hyperparams, epochs=3, batch_size=5, schedule=schedule)
+        assert history.updates == 12 and facts["hyperparams"] == hyperparams
+        assert summary or facts["diverged"]
