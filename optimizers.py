@@ -139,6 +139,20 @@ def adam(params, state, hyperparams):
             p -= hyperparams["lr"] / (1 - beta1**t) * m / denominator
 
 
+def adamw(params, state, hyperparams):
+    """AdamW, as torch.optim.AdamW: each step first shrinks the parameters towards 0,
+        p <- p * (1 - lr * weight_decay)
+    then takes Adam's step, from the gradient alone. Adam's own weight_decay adds
+    weight_decay * p to the gradient, where the adaptive step rescales it; AdamW's decay is
+    decoupled from the gradient (Loshchilov and Hutter), the same pull whatever the
+    curvature. On this data it pulls the fit away from least squares, towards (0, 0).
+    """
+    with torch.no_grad():
+        for p in params:
+            p.mul_(1 - hyperparams["lr"] * hyperparams.get("weight_decay", 1e-2))
+    adam(params, state, hyperparams)
+
+
 # Every method: {name: (its update, the settings it runs with unless told otherwise)}.
 # torch.optim's defaults for eps, alpha and the betas; a step size and momentum that suit
 # the tutorial's data (its curvatures are about 2.0 and 16.7). torch.optim's default steps
@@ -151,6 +165,7 @@ METHODS = {
     "adagrad": (adagrad, {"lr": 5.0, "eps": 1e-10}),
     "rmsprop": (rmsprop, {"lr": 0.5, "alpha": 0.99, "momentum": 0.0, "eps": 1e-8}),
     "adam": (adam, {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8}),
+    "adamw": (adamw, {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}),
 }
 UPDATES = {name: update for name, (update, _) in METHODS.items()}
 DEFAULTS = {name: defaults for name, (_, defaults) in METHODS.items()}
@@ -258,6 +273,8 @@ SETTINGS = {
     "beta2": (float, "[0, 1)", "the second of the betas (Adam's: how fast the mean squared "
               "gradient forgets)"),
     "eps": (float, "(0, inf)", "added to the denominator"),
+    "weight_decay": (float, "[0, inf)", "decoupled weight decay: each step first multiplies "
+                     "the parameters by 1 - lr * weight_decay"),
 }
 PAIRS = {"betas": ("beta1", "beta2")}
 

@@ -12,6 +12,7 @@ import optimizers
 from data import make_data
 from descent import train
 from model import final_loss
+from plumbing import options
 
 # The reference: torch.optim on torch's own MSE. {method: (torch.optim class and its
 # keyword arguments from the hyperparameters)}.
@@ -24,6 +25,8 @@ REFERENCES = {
     "rmsprop": lambda h: (torch.optim.RMSprop, {"lr": h["lr"], "alpha": h.get("alpha", 0.99),
                                                 "momentum": h.get("momentum", 0.0)}),
     "adam": lambda h: (torch.optim.Adam, {"lr": h["lr"], "betas": h.get("betas", (0.9, 0.999))}),
+    "adamw": lambda h: (torch.optim.AdamW, {"lr": h["lr"], "betas": h.get("betas", (0.9, 0.999)),
+                                            "weight_decay": h.get("weight_decay", 1e-2)}),
 }
 SETTINGS = {
     "gd": {"lr": 0.05},
@@ -32,6 +35,7 @@ SETTINGS = {
     "adagrad": {"lr": 2.0},
     "rmsprop": {"lr": 0.05, "alpha": 0.99, "momentum": 0.3},
     "adam": {"lr": 0.5, "betas": (0.9, 0.999)},
+    "adamw": {"lr": 0.5, "betas": (0.9, 0.999), "weight_decay": 0.1},
 }
 
 
@@ -241,21 +245,32 @@ def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp
     assert [path.name for path in tmp_path.iterdir()] == ["optimizer_adam.png"]
 
 
+def outside(name, text):
+    """The refusal of `text` for the setting `name`, from its declared interval."""
+    kind, interval, _ = optimizers.SETTINGS[name]
+    return f"{options.flag(name)}: '{text}' must be {options.limits(kind, interval)}"
+
+
+def not_of(name, method):
+    """The refusal of a setting given to a method that does not take it, from METHODS."""
+    takers = [other for other, defaults in optimizers.DEFAULTS.items()
+              if name in options.names_of(defaults, optimizers.PAIRS)]
+    return f"{options.flag(name)} is an option of --method {' or '.join(takers)}, not of {method}"
+
+
 @pytest.mark.parametrize("args, complaint", [
-    (["--method", "momentum", "--momentum", "1"], "--momentum: '1' must be a number from 0"),
-    (["--method", "momentum", "--momentum", "-0.1"], "--momentum: '-0.1' must be"),
-    (["--method", "rmsprop", "--alpha", "1.5"], "--alpha: '1.5' must be"),
+    (["--method", "momentum", "--momentum", "1"], outside("momentum", "1")),
+    (["--method", "momentum", "--momentum", "-0.1"], outside("momentum", "-0.1")),
+    (["--method", "rmsprop", "--alpha", "1.5"], outside("alpha", "1.5")),
     (["--method", "adam", "--beta1", "nan"], "--beta1: 'nan' is not a finite number"),
-    (["--method", "adam", "--beta2", "1"], "--beta2: '1' must be"),
-    (["--method", "adam", "--eps", "0"], "--eps: '0' must be a finite number above 0"),
+    (["--method", "adam", "--beta2", "1"], outside("beta2", "1")),
+    (["--method", "adam", "--eps", "0"], outside("eps", "0")),
     (["--method", "adam", "--eps", "inf"], "--eps: 'inf' is not a finite number"),
     (["--method", "sgd"], "--method: invalid choice: 'sgd'"),
-    (["--method", "gd", "--lr", "0"], "--lr: '0' must be a finite number above 0"),
+    (["--method", "gd", "--lr", "0"], outside("lr", "0")),
     (["--method", "gd", "--lr", "-inf"], "--lr: '-inf' is not a finite number"),
-    (["--method", "adam", "--momentum", "0.5"],
-     "--momentum is an option of --method momentum or nesterov or rmsprop, not of adam"),
-    (["--method", "gd", "--eps", "1e-8"],
-     "--eps is an option of --method adagrad or rmsprop or adam, not of gd"),
+    (["--method", "adam", "--momentum", "0.5"], not_of("momentum", "adam")),
+    (["--method", "gd", "--eps", "1e-8"], not_of("eps", "gd")),
     (["--lr", "0.1"], "--lr needs --method"),
     (["--method", "nesterov", "--momentum", "0"], "nesterov needs a momentum above 0"),
 ])
