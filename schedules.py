@@ -39,6 +39,12 @@ def inverse_time(lr, epoch, epochs, options):
     return lr / (1 + options["decay"] * epoch)
 
 
+def warmup(lr, epoch, epochs, options):
+    """a linear rise to lr over `warmup` epochs, then lr * sqrt(warmup / t), t = epoch + 1"""
+    t, warm = epoch + 1, options["warmup"]
+    return lr * min(t / warm, (warm / t) ** 0.5)
+
+
 # Every schedule: {name: (its function, the defaults of its own options)}.
 SCHEDULES = {
     "constant": (constant, {}),
@@ -46,12 +52,14 @@ SCHEDULES = {
     "exponential": (exponential, {"gamma": 0.95}),
     "cosine": (cosine, {}),
     "inverse-time": (inverse_time, {"decay": 0.1}),
+    "warmup": (warmup, {"warmup": 5}),
 }
 # Every option a schedule can have: {name: (type, interval, help)}; --step-every, ...
 OPTIONS = {
     "step_every": (int, "[1, inf)", "epochs between two changes of the step size"),
     "gamma": (float, "(0, 1]", "the factor the step size is multiplied by"),
     "decay": (float, "(0, inf)", "how fast the step size decays"),
+    "warmup": (int, "[1, inf)", "epochs the step size takes to rise to lr"),
 }
 
 
@@ -73,4 +81,7 @@ def problem(name, options, epochs):
     if options.get("step_every", 0) >= epochs:
         return (f"--step-every {options['step_every']} is not before the last epoch, "
                 f"{epochs}: the step size would never change")
+    if options.get("warmup", 0) >= epochs:
+        return (f"--warmup {options['warmup']} is not before the last epoch, {epochs}: the "
+                "step size would never decay")
     return None

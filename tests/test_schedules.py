@@ -23,6 +23,13 @@ REFERENCES = {
     "cosine": ({}, lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS)),
     "inverse-time": ({"decay": 0.3}, lambda opt: torch.optim.lr_scheduler.LambdaLR(
         opt, lambda epoch: 1 / (1 + 0.3 * epoch))),
+    # Linear warmup over 3 epochs (LinearLR), chained with a decay that multiplies the step
+    # size by sqrt(t / (t + 1)) at each step from epoch 3 on (MultiplicativeLR): the
+    # closed form's 1/sqrt(t), built from its ratios.
+    "warmup": ({"warmup": 3}, lambda opt: torch.optim.lr_scheduler.ChainedScheduler([
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 3, total_iters=2),
+        torch.optim.lr_scheduler.MultiplicativeLR(
+            opt, lambda epoch: (epoch / (epoch + 1)) ** 0.5 if epoch >= 3 else 1.0)])),
 }
 
 
