@@ -5,13 +5,15 @@ Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal closed), SIGQUIT and Windows' Ctr
 (SIGBREAK), where the system has them, end the command at any moment with `interrupted`
 and the shell's status for that signal (130, 143, 129, 131), its output folder as it was:
 
-- A script imports this first, before its libraries (torch and matplotlib take seconds to
-  load). Until its main() starts it has written nothing, so a stop signal meanwhile ends it
-  at once, raising nothing inside a library's import. A program that imports a script (the
-  tests, the playground, one of your own) has loaded the script before the script imports
-  this: for it nothing changes.
-- run(main) then raises KeyboardInterrupt (Ctrl-C) or Stopped (the others) in the main
-  thread, so that clean-up code runs: the output's staging folder, the worker processes.
+- A script imports this first, before its libraries (torch takes seconds to load):
+  `from plumbing.run import run_as_command`, then `# isort: split`, which keeps ruff from
+  sorting it below them. Until its main() starts the script has written nothing, so a stop
+  signal meanwhile ends it at once, raising nothing inside a library's import. A program
+  that imports a script (the tests, the playground, one of your own) has loaded the script
+  before the script imports this, and keeps Python's own handling of the signals.
+- run_as_command(main) then raises KeyboardInterrupt (Ctrl-C) or Stopped (the others) in
+  the main thread, wherever main() is, so that clean-up code runs: the output's staging
+  folder is removed, the worker processes are stopped.
 """
 
 import contextlib
@@ -51,6 +53,7 @@ def _end_at_once(signum, frame):
     os._exit(128 + signum)
 
 
+# A script run as a command is loading its libraries: nothing to undo yet.
 if _started_as_a_command():
     _handle_stops(_end_at_once)
 
@@ -64,9 +67,7 @@ class Stopped(SystemExit):
 
 
 def _stop(signum, frame):
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Stopped(signum)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
 @contextlib.contextmanager
@@ -170,8 +171,6 @@ def stop_status(error):
 
 def _stopped(status, message):
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no one reads the errors: the status says it
         print(message, file=sys.stderr)
-    except (OSError, ValueError):
-        pass  # no one is reading the errors either: the exit status says it
     return status
