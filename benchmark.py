@@ -9,11 +9,9 @@ cost promises.
 Run `python benchmark.py --help` for the knobs; docs/benchmark.md is the lesson.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import csv
 import itertools
 import math
@@ -624,3 +622,6 @@ def run_benchmark(args, sizes, out_dir):
                      files={"benchmark.csv": lambda path: write_csv(path, rows)})
     output.show_figures(figures, args.show)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

@@ -4,11 +4,9 @@ Trains both, prints a table, and writes the tutorial's two loss figures and its 
 Run `python compare.py --help` for the knobs; docs/compare.md is the lesson.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import math
 
 from model import final_loss, least_squares, stability_bound
@@ -112,3 +110,6 @@ def main(argv=None):
         exit_on(parser, report, label=f"{name}: ")
     output.show_figures(figures, args.show)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

@@ -3,11 +3,9 @@
 Importing this module only defines things; `python data.py` draws the data figure.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import csv
 import math
 import os
@@ -208,3 +206,6 @@ def main(argv=None):
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

@@ -16,11 +16,9 @@ Run `python data_parallel.py --help` for the knobs. Importing this module only d
 things.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import math
 import os
 
@@ -351,3 +349,6 @@ def single_process_path(X, Y, args, batch_size):
         reference.name = f"mini-batch descent (train_sgd.py --batch-size {batch_size})"
     return reference
 
+
+if __name__ == "__main__":
+    run_as_command(main)

@@ -8,11 +8,9 @@ run that never stopped. Run `python habits.py --help` for the knobs; docs/habits
 lesson. Importing this module only defines things.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import io
 from pathlib import Path
 
@@ -240,3 +238,7 @@ def main(argv=None):
         losses, val_losses, floor, beyond, f"{n - held_out} training, {held_out} held out")}
     output.save_figures(out_dir, figures, files=written)
     output.show_figures(figures, args.show)
+
+
+if __name__ == "__main__":
+    run_as_command(main)

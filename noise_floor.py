@@ -9,11 +9,9 @@ decay (schedules.py) and iterate averaging. Run `python noise_floor.py --help` f
 knobs; docs/settling.md is the lesson.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import numpy as np
 import torch
 
@@ -182,3 +180,6 @@ def schedule_options_text():
                                            defaults.items())
                      for name, (_, defaults) in SCHEDULES.items() if defaults)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

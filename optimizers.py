@@ -14,11 +14,9 @@ phase diagram's grid run. Run `python optimizers.py --help` for the knobs;
 docs/optimizers.md is the lesson. Importing this module only defines things.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import torch
 
 from data import standardise
@@ -472,3 +470,7 @@ def phase_grid(X, Y, lam_max, points, w0=-10.0, b0=-20.0):
     excess = losses.reshape(lr_grid.shape).double() - ls_loss
     start = criterion(forward(X, w0, b0), Y).item() - ls_loss
     return lrs, betas, excess, start
+
+
+if __name__ == "__main__":
+    run_as_command(main)

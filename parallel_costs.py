@@ -10,11 +10,9 @@ and, labelled as a model, what K machines on a network would do.
 Importing this module only defines things.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import os
 import statistics
 import time
@@ -256,3 +254,6 @@ def print_model(sizes, table, measured, fixed, per_sample, latencies, network_la
         print(f"{k:>10}{latency * 1e3:15.3f}{crossover(k, per_sample, latency):16,.0f}"
               f"{speedups[0]:20.2f}x{speedups[1]:7.2f}x")
 
+
+if __name__ == "__main__":
+    run_as_command(main)

@@ -40,7 +40,6 @@ with app.setup:
     from plots import optimizers as optimizer_plots
     from plots import surface
     from plots.style import floor_line
-    from plumbing import options
 
     # One thread for torch: the runs are small, and the page's server can have the other core.
     torch.set_num_threads(1)
@@ -114,6 +113,8 @@ def data_settings(**boxes):
     """The data's settings from the number boxes: each one that is empty, not a whole number
     where one is needed, or outside data.OPTIONS' interval is refused in one line, and its
     default is used meanwhile."""
+    from plumbing import options
+
     made, wrong = dict(data.DEFAULTS), []
     for name, value in boxes.items():
         kind, interval, _ = data.OPTIONS[name]
@@ -208,6 +209,8 @@ def _(method, mo):
 def setting_sliders(mo, method):
     """A slider for each of the method's own settings (but lr), over the values its
     declaration in optimizers.SETTINGS allows, at the method's default."""
+    from plumbing import options
+
     own = {}
     for name, value in options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS):
         if name != "lr":
@@ -226,6 +229,8 @@ def _(method, mo):
 @app.function
 def chosen_hyperparams(method, lr, settings):
     """The method's settings from the sliders, its pairs (Adam's betas) joined."""
+    from plumbing import options
+
     return options.joined({"lr": lr, **settings}, optimizers.PAIRS)
 
 

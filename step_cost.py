@@ -9,11 +9,9 @@ rung's path is held to the tutorial's. Run `python step_cost.py --help` for the 
 docs/step_cost.md is the lesson. Importing this module only defines things.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import statistics
 import time
 
@@ -391,3 +389,7 @@ def size_text(nbytes):
             return f"{nbytes / size:.0f} {unit}" if nbytes >= 10 * size else \
                 f"{nbytes / size:.1f} {unit}"
     return f"{nbytes} B"
+
+
+if __name__ == "__main__":
+    run_as_command(main)

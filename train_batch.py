@@ -4,11 +4,9 @@ Every epoch takes one step down the mean gradient of all samples.
 Run `python train_batch.py --help` for the knobs; docs/batch.md is the lesson.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import torch
 
 from lines import bound_warning, epoch_line
@@ -86,3 +84,6 @@ def main(argv=None):
     exit_on(parser, diverged)
     output.show_figures(figures, args.show)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

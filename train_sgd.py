@@ -5,11 +5,9 @@ steps instead of one smooth one. Run `python train_sgd.py --help` for the knobs;
 docs/sgd.md and docs/minibatches.md are the lessons.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import torch
 
 from lines import bound_warning, epoch_line
@@ -171,3 +169,6 @@ def main(argv=None):
     exit_on(parser, diverged)
     output.show_figures(figures, args.show)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

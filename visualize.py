@@ -6,11 +6,9 @@ what its picture shows in numbers; `--only` picks stages. Run `python visualize.
 for the knobs; docs/pictures.md and docs/step_size.md are the lessons.
 """
 
-if __name__ == "__main__":  # a command: Ctrl-C and the other stop signals handled from here on
-    from plumbing.run import run_script
+from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
-    run_script(__file__)  # imports this file as a module, then runs its main()
-
+# isort: split
 import functools
 import math
 import time
@@ -269,3 +267,6 @@ def main(argv=None):
         exit_on(parser, report)
     output.show_figures(figures, args.show)
 
+
+if __name__ == "__main__":
+    run_as_command(main)

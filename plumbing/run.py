@@ -2,12 +2,20 @@
 end it in one line, never a traceback. Every stop signal is handled here, and only here.
 
 Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal closed), SIGQUIT and Windows' Ctrl-Break
-(SIGBREAK), where the system has them, raise an exception in the main thread, so that
-clean-up code runs; the command ends with `interrupted` and the shell's status for that
-signal (130, 143, 129, 131).
+(SIGBREAK), where the system has them, end the command at any moment with `interrupted`
+and the shell's status for that signal (130, 143, 129, 131), its output folder as it was:
+
+- A script imports this first, before its libraries (torch takes seconds to load):
+  `from plumbing.run import run_as_command`, then `# isort: split`, which keeps ruff from
+  sorting it below them. Until its main() starts the script has written nothing, so a stop
+  signal meanwhile ends it at once, raising nothing inside a library's import. A program
+  that imports a script (the tests, the playground, one of your own) has loaded the script
+  before the script imports this, and keeps Python's own handling of the signals.
+- run_as_command(main) then raises KeyboardInterrupt (Ctrl-C) or Stopped (the others) in
+  the main thread, wherever main() is, so that clean-up code runs: the output's staging
+  folder is removed, the worker processes are stopped.
 """
 
-import builtins
 import contextlib
 import errno
 import os
@@ -19,6 +27,37 @@ STOP_SIGNALS = [getattr(signal, name) for name in
                 ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGBREAK") if hasattr(signal, name)]
 
 
+def _handle_stops(handler):
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job ignores Ctrl-C
+            signal.signal(signum, handler)
+
+
+def _started_as_a_command():
+    """Whether the program is a file of the project's folder that imports this before any
+    other module of the folder is loaded: a script run as `python SCRIPT.py`."""
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def in_folder(module):
+        path = getattr(module, "__file__", None)
+        return path is not None and os.path.dirname(os.path.abspath(path)) == folder
+
+    return in_folder(sys.modules["__main__"]) and not any(
+        in_folder(module) for name, module in list(sys.modules.items()) if name != "__main__")
+
+
+def _end_at_once(signum, frame):
+    if sys.stderr is not None:  # None: the shell closed it (`2>&-`)
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), b"interrupted\n")
+    os._exit(128 + signum)
+
+
+# A script run as a command is loading its libraries: nothing to undo yet.
+if _started_as_a_command():
+    _handle_stops(_end_at_once)
+
+
 class Stopped(SystemExit):
     """A stop signal other than Ctrl-C (which raises KeyboardInterrupt): the code is the
     shell's exit status for it."""
@@ -28,55 +67,7 @@ class Stopped(SystemExit):
 
 
 def _stop(signum, frame):
-    """A stop signal: KeyboardInterrupt for Ctrl-C, Stopped for the others, raised in the
-    main thread; but not inside an import. An exception there can be swallowed by the
-    library being imported, or leave it half made (torch and numpy then fail in confusing
-    ways, or abort): the signal waits until the import statement ends (_Imports), or, in an
-    import made some other way, is sent again a moment later."""
-    if _imports.depth:
-        _imports.pending.append(signum)
-    elif _importing(frame):
-        again = threading.Timer(0.05, signal.raise_signal, (signum,))
-        again.daemon = True
-        again.start()
-    else:
-        _act_on(signum)
-
-
-def _act_on(signum):
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Stopped(signum)
-
-
-def _importing(frame):
-    while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
-        frame = frame.f_back
-    return False
-
-
-class _Imports:
-    """builtins.__import__, counting the import statements running in the main thread; a
-    stop signal that came during one is acted on as the outermost ends."""
-
-    def __init__(self, original):
-        self.original, self.depth, self.pending = original, 0, []
-
-    def __call__(self, *args, **kwargs):
-        if threading.current_thread() is not threading.main_thread():
-            return self.original(*args, **kwargs)
-        self.depth += 1
-        try:
-            return self.original(*args, **kwargs)
-        finally:
-            self.depth -= 1
-            if not self.depth and self.pending:
-                _act_on(self.pending.pop(0))
-
-
-_imports = _Imports(builtins.__import__)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
 @contextlib.contextmanager
@@ -140,24 +131,10 @@ def error_text(error):
     return f"{error.filename}: {reason}" if error.filename else reason
 
 
-def run_script(path):
-    """Run the script at `path` as a command from its first line: called at its top, before
-    its own imports (torch and matplotlib take seconds), so that a stop signal meanwhile ends
-    it like any other; the script is then imported as a module and its main() run."""
-    run(lambda: __import__(os.path.splitext(os.path.basename(path))[0]).main())
-    # Done, files in place: a stop signal now could only interrupt the interpreter's exit.
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    sys.exit(0)
-
-
-def run(main):
+def run_as_command(main):
     """Run a script's main() as a command (see the module's docstring); an error of the
     operating system is one line naming the path and the reason, exit status 1."""
-    builtins.__import__ = _imports
-    for signum in STOP_SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job ignores Ctrl-C
-            signal.signal(signum, _stop)
+    _handle_stops(_stop)
     # A stream closed by the shell (`>&-`) is None: write to nowhere instead.
     sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 (lives as long as the run)
     sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115
@@ -175,6 +152,8 @@ def run(main):
             sys.exit(_stopped(1, f"{os.path.basename(sys.argv[0])}: error: "
                                  f"{error_text(error)}"))
         raise
+    # Done, files in place: a stop signal now could only interrupt the interpreter's exit.
+    _handle_stops(signal.SIG_IGN)
 
 
 def stop_status(error):
@@ -192,8 +171,6 @@ def stop_status(error):
 
 def _stopped(status, message):
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no one reads the errors: the status says it
         print(message, file=sys.stderr)
-    except (OSError, ValueError):
-        pass  # no one is reading the errors either: the exit status says it
     return status

@@ -1,6 +1,6 @@
 """A stand-in for a lesson script, for the signal and pipe tests: the same plumbing
-(plumbing.run.run, plumbing.output.Output), none of the lessons' imports, so that it starts
-in a fraction of a second and waits where a test tells it to.
+(plumbing.run.run_as_command, plumbing.output.Output), none of the lessons' imports, so
+that it starts in a fraction of a second and waits where a test tells it to.
 
     python tests/standin.py OUT MODE [TEXT]
 
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from plumbing.output import Output  # noqa: E402
-from plumbing.run import run  # noqa: E402
+from plumbing.run import run_as_command  # noqa: E402
 
 
 def main():
@@ -49,4 +49,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run(main)
+    run_as_command(main)

@@ -1,5 +1,6 @@
 """The project's shape: lessons at the top, plumbing in one package that imports no lesson,
-no import cycles; and every script running where POSIX's pieces are missing (Windows)."""
+no import cycles, every script shaped alike; and every script running where POSIX's pieces
+are missing (Windows)."""
 
 import ast
 import os
@@ -8,6 +9,7 @@ import sys
 
 import pytest
 from conftest import ROOT
+from test_scripts import SCRIPTS
 
 TAUGHT = {"model.py", "descent.py", "schedules.py"}  # modules a page quotes; no command
 # The tutorial's code as one file, runnable with none of the scripts' conventions.
@@ -58,14 +60,25 @@ def test_no_module_can_reach_itself_through_its_imports():
                 todo += graph[name]
 
 
-def test_the_plumbing_imports_no_lesson_and_no_lesson_imports_it_at_import_time():
+def test_the_plumbing_imports_no_lesson_and_a_lesson_imports_only_the_runner_at_import_time():
+    runner = {"plumbing.run", "plumbing.run.run_as_command"}  # a script's first import
     for name, path in modules().items():
         project = {other for other in imports(path) if other.split(".")[0] in modules()}
         if name.startswith("plumbing"):
             assert all(other.startswith("plumbing") for other in project), name
         else:
             assert not any(other.startswith("plumbing")
-                           for other in imports(path, module_level_only=True)), name
+                           for other in imports(path, module_level_only=True) - runner), name
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_script_imports_its_runner_first_and_ends_by_running_main_with_it(script):
+    # First, before torch and matplotlib load: a stop signal meanwhile is one line.
+    tree = ast.parse((ROOT / script).read_text())
+    first, last = tree.body[1], tree.body[-1]  # body[0]: the docstring
+    assert ast.get_docstring(tree)
+    assert ast.unparse(first) == "from plumbing.run import run_as_command"
+    assert ast.unparse(last) == "if __name__ == '__main__':\n    run_as_command(main)"
 
 
 def test_the_top_level_holds_the_lessons_scripts_and_the_taught_modules():

@@ -1,9 +1,11 @@
 """Every script run as a person would run it, into tmp_path, and fed bad input.
 
-The scripts are found, not listed: any .py file at the project's top that starts with
-`run_script(__file__)` is run on its tiny setting (its TEST_ARGS, if it has them).
+The scripts are found, not listed: any .py file at the project's top whose
+`if __name__ == "__main__":` block runs its main() is run on its tiny setting (its
+TEST_ARGS, if it has them).
 """
 
+import ast
 import importlib
 import os
 import re
@@ -20,10 +22,19 @@ import train_sgd
 from lines import bound_warning
 from model import least_squares, stability_bound
 
-# The commands: the files that run as one (plumbing.run.run_script). The playground, a
-# notebook served as a page, is tested in tests/test_playground.py.
-SCRIPTS = sorted(path.name for path in ROOT.glob("*.py")
-                 if "run_script(__file__)" in path.read_text())
+
+def runs_main(path):
+    """Whether the file runs its main() when run: a command. (The playground, a notebook
+    served as a page, runs its app instead: tests/test_playground.py tests it.)"""
+    for statement in ast.parse(path.read_text()).body:
+        if isinstance(statement, ast.If) and ast.unparse(statement.test) == \
+                "__name__ == '__main__'":
+            return any(isinstance(node, ast.Name) and node.id == "main"
+                       for node in ast.walk(statement))
+    return False
+
+
+SCRIPTS = sorted(path.name for path in ROOT.glob("*.py") if runs_main(path))
 TRAINING = {"train_batch.py": train_batch, "train_sgd.py": train_sgd, "compare.py": compare}
 
 

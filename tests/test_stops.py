@@ -1,6 +1,8 @@
-"""Safe at every moment: a stop signal while a script starts (its heavy imports), while it
-waits for another run's lock and inside a library's writer; no staging folder outlives a
-killed run; an error of the system names its path; no empty path is taken for a folder.
+"""Safe at every moment: a stop signal while a script starts (its heavy imports) and while
+its main() imports a library, while it waits for another run's lock and inside a library's
+writer; a program that merely imports a script keeps Python's own handling of the signals;
+no staging folder outlives a killed run; an error of the system names its path; no empty
+path is taken for a folder.
 
 The tests synchronise on what a program prints, never on time."""
 
@@ -16,7 +18,7 @@ from conftest import ROOT
 from test_output import NEW, STANDIN, earlier_files, snapshot, start, wait_for_line
 
 from plumbing.output import Output, folder_lock
-from plumbing.run import run
+from plumbing.run import run_as_command
 
 STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 if hasattr(signal, "SIGHUP"):
@@ -24,7 +26,8 @@ if hasattr(signal, "SIGHUP"):
 
 
 def start_probed(module, *args):
-    """Start train_batch.py so that it waits as it first imports `module` (tests/probe)."""
+    """Start train_batch.py so that it waits as it first imports `module` (tests/probe):
+    torch among the imports at its top, matplotlib inside its main()."""
     env = {**os.environ, "MPLBACKEND": "Agg", "STARTUP_PROBE": module,
            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "probe"),
                                           os.environ.get("PYTHONPATH", "")])}
@@ -47,11 +50,27 @@ def test_a_stop_signal_while_a_script_imports_its_libraries_is_one_line(tmp_path
     assert "final:" not in stdout and snapshot(out) == before
 
 
-def test_the_probe_lets_an_unsignalled_start_go_on(tmp_path):
-    process = start_probed("torch", "--epochs", 2, "--out", tmp_path)
-    assert process.stderr.readline() == "importing torch\n"
-    stdout, stderr = process.communicate("go\n", timeout=120)
-    assert process.returncode == 0 and stderr == "" and "final:" in stdout
+IMPORTER = """
+import signal, sys
+sys.path[0] = {root!r}
+sys.modules["__main__"].__file__ = {main!r}  # this program, as if it were that file
+before = [signal.getsignal(signum) for signum in signal.valid_signals()]
+import {modules}
+print([signal.getsignal(signum) for signum in signal.valid_signals()] == before)
+"""
+
+
+@pytest.mark.parametrize("folder, modules", [
+    ("project", "train_batch"),  # a program of your own beside the scripts
+    ("elsewhere", "plumbing.output, train_batch"),  # as the tests import them
+], ids=["yours", "tests"])
+def test_a_program_that_imports_a_script_keeps_pythons_handling_of_the_stop_signals(
+        tmp_path, folder, modules):
+    main = (ROOT if folder == "project" else tmp_path) / "yours.py"
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTER.format(root=str(ROOT), main=str(main), modules=modules)],
+        capture_output=True, text=True, timeout=120)
+    assert (result.stdout, result.stderr) == ("True\n", "")
 
 
 def first_line(stream):
@@ -115,7 +134,7 @@ def test_an_error_without_a_path_is_given_the_path_of_the_file_it_was_for(tmp_pa
     output.add("a.txt", lambda path: open(path, "w").close())
     output.add("b.png", full_disk)
     with pytest.raises(SystemExit) as stop:
-        run(output.commit)
+        run_as_command(output.commit)
     assert stop.value.code == 1
     assert capsys.readouterr().err == (f"train_batch.py: error: {out / 'b.png'}: "
                                        f"{os.strerror(errno.ENOSPC)}\n")
@@ -133,7 +152,7 @@ def test_an_interrupt_inside_a_librarys_writer_is_still_an_interrupt(tmp_path, c
     figure = plt.figure()
     # matplotlib's writer, cleaning up a GIF with no frame, raises an IndexError of its own.
     with pytest.raises(SystemExit) as stop:
-        run(lambda: save_gif(figure, draw, 3, tmp_path / "fit.gif"))
+        run_as_command(lambda: save_gif(figure, draw, 3, tmp_path / "fit.gif"))
     plt.close(figure)
     assert stop.value.code == 130 and capsys.readouterr().err == "interrupted\n"
 

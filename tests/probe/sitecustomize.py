@@ -1,8 +1,7 @@
 """Loaded by Python as it starts, when a test puts this folder on PYTHONPATH: the first
 import of the module named by STARTUP_PROBE prints "importing NAME" on standard error and
 waits for a line on standard input, so that a test can send a signal at that moment of a
-script's start-up, then let it go on. Like some libraries, it swallows any exception raised
-while it waits: a stop signal must not be raised inside an import."""
+script's start-up, then let it go on."""
 
 import os
 import sys
@@ -13,10 +12,7 @@ class Probe:
         if name == os.environ.get("STARTUP_PROBE"):
             sys.meta_path.remove(self)
             print(f"importing {name}", file=sys.stderr, flush=True)
-            try:
-                sys.stdin.readline()
-            except BaseException:  # noqa: S110 as some libraries do around their imports (a
-                pass  # bare except): a KeyboardInterrupt raised here would be lost
+            sys.stdin.readline()
         return None  # the usual finders import it
 
 
