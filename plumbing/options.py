@@ -164,16 +164,6 @@ def add_training_args(parser, data, lr, epochs):
     add_output_args(parser)
 
 
-def add_side_by_side_args(parser, data):
-    """The knobs of scripts that run batch descent and SGD side by side on the same data."""
-    add(parser, "epochs", 20)
-    add(parser, "batch_lr", 0.1)
-    add(parser, "sgd_lr", 0.01)
-    add(parser, "order_seed", 42)
-    add_data_args(parser, data)
-    add_output_args(parser)
-
-
 def add_data_args(parser, data):
     """Where the data comes from: a generated line, with the options `data.OPTIONS`
     declares (None where not given: `data.DEFAULTS`), or a CSV file of one's own (--data)."""
