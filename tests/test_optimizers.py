@@ -12,6 +12,7 @@ import optimizers
 from data import make_data
 from descent import train
 from model import final_loss
+from plumbing.options import names_of
 
 # The reference: torch.optim on torch's own MSE. {method: (torch.optim class and its
 # keyword arguments from the hyperparameters)}.
@@ -241,6 +242,12 @@ def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp
     assert [path.name for path in tmp_path.iterdir()] == ["optimizer_adam.png"]
 
 
+def takers(setting):
+    """The methods that take `setting`, as the refusal names them: from their defaults."""
+    return " or ".join(method for method, defaults in optimizers.DEFAULTS.items()
+                       if setting in names_of(defaults, optimizers.PAIRS))
+
+
 @pytest.mark.parametrize("args, complaint", [
     (["--method", "momentum", "--momentum", "1"], "--momentum: '1' must be a number from 0"),
     (["--method", "momentum", "--momentum", "-0.1"], "--momentum: '-0.1' must be"),
@@ -253,9 +260,9 @@ def test_one_method_ends_with_the_final_line_and_writes_its_own_figure(data, tmp
     (["--method", "gd", "--lr", "0"], "--lr: '0' must be a finite number above 0"),
     (["--method", "gd", "--lr", "-inf"], "--lr: '-inf' is not a finite number"),
     (["--method", "adam", "--momentum", "0.5"],
-     "--momentum is an option of --method momentum or nesterov or rmsprop, not of adam"),
+     f"--momentum is an option of --method {takers('momentum')}, not of adam"),
     (["--method", "gd", "--eps", "1e-8"],
-     "--eps is an option of --method adagrad or rmsprop or adam, not of gd"),
+     f"--eps is an option of --method {takers('eps')}, not of gd"),
     (["--lr", "0.1"], "--lr needs --method"),
     (["--method", "nesterov", "--momentum", "0"], "nesterov needs a momentum above 0"),
 ])
