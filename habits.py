@@ -12,6 +12,7 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 
 # isort: split
 import io
+import os
 from pathlib import Path
 
 import torch
@@ -19,12 +20,19 @@ from torch import nn
 
 from model import criterion, forward, largest_distance, least_squares
 
+# The command line's knobs and their defaults, each declared in OPTIONS below or in the
+# options the training scripts share (plumbing/options.py); the data's options from data.py.
+KNOBS = {"lr": 0.1, "epochs": 20, "w0": -10.0, "b0": -20.0, "momentum": 0.0,
+         "val_fraction": 0.2, "split_seed": 42, "checkpoint_at": None, "resume": None}
 # This lesson's own options: {name: (type, interval, help)} (plumbing/options.py).
 OPTIONS = {
     "momentum": (float, "[0, 1)", "momentum of torch.optim.SGD (0: the tutorial's step)"),
     "val_fraction": (float, "(0, 1)", "share of the samples held out for validation"),
     "split_seed": (int, f"[0, {2**63 - 1}]", "seed of the split into training and validation"),
-    "checkpoint_at": (int, "[1, inf)", "the epoch after which the checkpoint is written"),
+    "checkpoint_at": (int, "[1, inf)", "the epoch after which the checkpoint is written",
+                      {"shown": "half the epochs"}),
+    "resume": (str, None, "resume habit 3 from this checkpoint (one an earlier run wrote)",
+               {"metavar": "FILE"}),
 }
 # A checkpoint of two numbers and their velocity is about 1.5 KB: a larger file is none of
 # ours, and is refused before it is read.
@@ -112,23 +120,14 @@ def resume(saved, settings, optimizer_state=True):
     return model, optimizer, state["epoch"]
 
 
-def main(argv=None):
-    import os
+def stop_epoch(args):
+    """The epoch after which habit 3 stops its run: --checkpoint-at, or half the epochs."""
+    return args.epochs // 2 if args.checkpoint_at is None else args.checkpoint_at
 
-    import data
-    from plumbing import options, output
 
-    parser = options.Parser("Everyday habits on the tutorial's batch descent: the model as "
-                            "an nn.Module, a validation split, a checkpoint to resume from.")
-    options.add_training_args(parser, data, lr=0.1, epochs=20)
-    options.add(parser, "momentum", 0.0, OPTIONS)
-    options.add(parser, "val_fraction", 0.2, OPTIONS)
-    options.add(parser, "split_seed", 42, OPTIONS)
-    options.add(parser, "checkpoint_at", None, OPTIONS, shown="half the epochs")
-    parser.add_argument("--resume", type=options.path, metavar="FILE",
-                        help="resume habit 3 from this checkpoint (one an earlier run wrote)")
-    args, out_dir = options.parse(parser, argv)
-    stop_at = args.epochs // 2 if args.checkpoint_at is None else args.checkpoint_at
+def check_settings(parser, args):
+    """Refuse, in one line, a run habit 3 cannot stop and resume."""
+    stop_at = stop_epoch(args)
     if args.resume is None and args.epochs < 2:
         parser.error(f"--epochs {args.epochs}: habit 3 stops a run after one epoch and goes "
                      "on, so it needs 2 epochs at least")
@@ -138,66 +137,77 @@ def main(argv=None):
     if args.resume is not None and args.checkpoint_at is not None:
         parser.error("--checkpoint-at and --resume: a resumed run goes on from its "
                      "checkpoint's epoch")
-    saved = None
-    if args.resume is not None:  # bounded before it is read
-        if not os.path.isfile(args.resume):
-            missing = "not a file" if os.path.exists(args.resume) else "no such file"
-            parser.error(f"--resume {args.resume}: {missing}")
-        if os.path.getsize(args.resume) > MAX_CHECKPOINT_BYTES:
-            parser.error(f"--resume {args.resume}: {os.path.getsize(args.resume):,} bytes, "
-                         f"more than a checkpoint's {MAX_CHECKPOINT_BYTES:,}")
-        with open(args.resume, "rb") as handle:
-            saved = handle.read(MAX_CHECKPOINT_BYTES + 1)
-    X, Y, source = data.load_data(parser, args)
-    n = len(X)
+
+
+def read_checkpoint(parser, path):
+    """The bytes of the file `path`, refused in one line where it is no file or larger than
+    a checkpoint: bounded before it is read."""
+    if not os.path.isfile(path):
+        parser.error(f"--resume {path}: {'not a file' if os.path.exists(path) else 'no such file'}")
+    if os.path.getsize(path) > MAX_CHECKPOINT_BYTES:
+        parser.error(f"--resume {path}: {os.path.getsize(path):,} bytes, more than a "
+                     f"checkpoint's {MAX_CHECKPOINT_BYTES:,}")
+    with open(path, "rb") as handle:
+        return handle.read(MAX_CHECKPOINT_BYTES + 1)
+
+
+def check_run(parser, args, n, saved, settings):
+    """Refuse, in one line, a split that leaves a part empty, and a checkpoint (`saved`)
+    that is none of this run's or leaves nothing to run."""
     held_out = round(args.val_fraction * n)
     if not 1 <= held_out < n:
         parser.error(f"--val-fraction {args.val_fraction:g} of {n} samples holds out "
                      f"{held_out}: each part needs one sample at least")
-    options.check_work(parser, args.epochs, n, n)
-    settings = {"lr": args.lr, "momentum": args.momentum, "w0": args.w0, "b0": args.b0,
-                "data": source}
-    if saved is not None:  # checked before any work
-        try:
-            done = resume(saved, settings)[2]
-        except ValueError as error:
-            parser.error(f"--resume {args.resume}: {error}")
-        if done >= args.epochs:
-            parser.error(f"--resume {args.resume}: it is at epoch {done}, so --epochs "
-                         f"{args.epochs} leaves nothing to run")
+    if saved is None:
+        return
+    try:
+        done = resume(saved, settings)[2]
+    except ValueError as error:
+        parser.error(f"--resume {args.resume}: {error}")
+    if done >= args.epochs:
+        parser.error(f"--resume {args.resume}: it is at epoch {done}, so --epochs "
+                     f"{args.epochs} leaves nothing to run")
 
-    def fresh():
-        model = LinearRegression(args.w0, args.b0)
-        return model, torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
 
-    print(f"data: {source}")
-    print(f"torch.optim.SGD(lr={args.lr:g}, momentum={args.momentum:g}), one step an epoch on "
-          f"all the samples, from w={args.w0:g} b={args.b0:g}")
+def fresh(settings):
+    """A new model at the run's start, and its optimizer: torch.optim.SGD."""
+    model = LinearRegression(settings["w0"], settings["b0"])
+    return model, torch.optim.SGD(model.parameters(), lr=settings["lr"],
+                                  momentum=settings["momentum"])
 
-    # Habit 1: the model as a class, against the hand-written loop of the same descent.
-    path, _, _ = train(*fresh(), X, Y, args.epochs)
-    if args.momentum == 0:
+
+def habit_class(X, Y, settings, epochs):
+    """The model as a class, against the hand-written loop of the same descent. Prints how
+    far apart they end; returns the class's path."""
+    path, _, _ = train(*fresh(settings), X, Y, epochs)
+    lr, momentum, w0, b0 = (settings[name] for name in ("lr", "momentum", "w0", "b0"))
+    if momentum == 0:
         from train_batch import train_batch
 
-        reference = train_batch(X, Y, args.lr, args.epochs, args.w0, args.b0, verbose=False)
+        reference = train_batch(X, Y, lr, epochs, w0, b0, verbose=False)
         whose = "train_batch.py's (the tutorial's loop)"
     else:
         import optimizers
         from descent import train as train_by_hand
 
         reference = train_by_hand(X, Y, optimizers.UPDATES["momentum"],
-                                  {"lr": args.lr, "momentum": args.momentum}, args.epochs,
-                                  w0=args.w0, b0=args.b0)
+                                  {"lr": lr, "momentum": momentum}, epochs, w0=w0, b0=b0)
         whose = "heavy ball by hand's (optimizers.py --method momentum)"
-    print(f"\n1. the model as a class, LinearRegression(nn.Module), {args.epochs} epochs:")
+    print(f"\n1. the model as a class, LinearRegression(nn.Module), {epochs} epochs:")
     print(f"final: w={path[-1][0]:+.6f} b={path[-1][1]:+.6f}; largest distance from {whose} "
-          f"path: {largest_distance([(args.w0, args.b0), *path], reference.path):.1e}")
+          f"path: {largest_distance([(w0, b0), *path], reference.path):.1e}")
+    return path
 
-    # Habit 2: a validation split, its loss looked at every epoch.
+
+def habit_validation(X, Y, settings, args):
+    """A validation split, its loss looked at every epoch, and least squares on each part.
+    Prints them; returns the validation figure's numbers (plots.habits.plot_validation)."""
+    n = len(X)
     training, validation = split(n, args.val_fraction, args.split_seed)
+    held_out = len(validation)
     print(f"\n2. a validation split: {held_out} of the {n} samples held out (split seed "
           f"{args.split_seed}), training on the other {n - held_out}:")
-    _, losses, val_losses = train(*fresh(), X[training], Y[training], args.epochs,
+    _, losses, val_losses = train(*fresh(settings), X[training], Y[training], args.epochs,
                                   X[validation], Y[validation])
     for epoch, (loss, val_loss) in enumerate(zip(losses, val_losses, strict=True), start=1):
         print(f"epoch {epoch:3d}: training loss={loss:.6f} validation loss={val_loss:.6f}")
@@ -205,20 +215,25 @@ def main(argv=None):
     beyond = criterion(forward(X[validation], ls_w, ls_b), Y[validation]).item()
     print(f"least squares of the training samples: w={ls_w:+.6f} b={ls_b:+.6f}, training "
           f"loss={floor:.6f} validation loss={beyond:.6f}")
+    return losses, val_losses, floor, beyond, f"{n - held_out} training, {held_out} held out"
 
-    # Habit 3: stop after epoch `stop_at`, checkpoint, resume in a fresh model; or resume
-    # from a file an earlier run wrote. Habit 1's run is the one that never stopped.
-    uninterrupted = path
+
+def habit_checkpoint(X, Y, settings, args, saved, uninterrupted):
+    """Stop after --checkpoint-at epochs, checkpoint, resume in a fresh model and optimizer;
+    or resume from `saved`, a file an earlier run wrote. Prints how the resumed run ends
+    against `uninterrupted`, habit_class's path (the same model, optimizer, data and epochs);
+    returns the checkpoint to write, {name: write(path)}, or none."""
+    written = {}
     if saved is None:
-        model, optimizer = fresh()
+        stop_at = stop_epoch(args)
+        model, optimizer = fresh(settings)
         train(model, optimizer, X, Y, stop_at)
         saved = checkpoint(model, optimizer, stop_at, settings)
-        print(f"\n3. a checkpoint after epoch {stop_at} of {args.epochs} on all {n} samples, "
-              f"{len(saved):,} bytes, read back into a fresh model and optimizer:")
+        print(f"\n3. a checkpoint after epoch {stop_at} of {args.epochs} on all {len(X)} "
+              f"samples, {len(saved):,} bytes, read back into a fresh model and optimizer:")
         written = {"habits_checkpoint.pt": lambda path: Path(path).write_bytes(saved)}
     else:
         print(f"\n3. resumed from {args.resume}:")
-        written = {}
     model, optimizer, done = resume(saved, settings)
     resumed, _, _ = train(model, optimizer, X, Y, args.epochs - done)
     without, _, _ = train(*resume(saved, settings, optimizer_state=False)[:2], X, Y,
@@ -231,11 +246,37 @@ def main(argv=None):
           f"b={without[-1][1]:+.6f}, {largest_distance(without[-1:], uninterrupted[-1:]):.1e} "
           "from the run that never stopped (at most "
           f"{largest_distance(without, uninterrupted[done:]):.1e} on the way)")
+    return written
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("Everyday habits on the tutorial's batch descent: the model as "
+                            "an nn.Module, a validation split, a checkpoint to resume from.")
+    options.add_settings(parser, KNOBS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    check_settings(parser, args)
+    saved = None if args.resume is None else read_checkpoint(parser, args.resume)
+    X, Y, source = data.load_data(parser, args)
+    settings = {"lr": args.lr, "momentum": args.momentum, "w0": args.w0, "b0": args.b0,
+                "data": source}
+    check_run(parser, args, len(X), saved, settings)
+    options.check_work(parser, args.epochs, len(X), len(X))
+
+    print(f"data: {source}")
+    print(f"torch.optim.SGD(lr={args.lr:g}, momentum={args.momentum:g}), one step an epoch on "
+          f"all the samples, from w={args.w0:g} b={args.b0:g}")
+    path = habit_class(X, Y, settings, args.epochs)
+    validation = habit_validation(X, Y, settings, args)
+    written = habit_checkpoint(X, Y, settings, args, saved, path)
 
     from plots import habits as drawing  # only now: matplotlib's backend has been chosen
 
-    figures = {"habits_validation.png": drawing.plot_validation(
-        losses, val_losses, floor, beyond, f"{n - held_out} training, {held_out} held out")}
+    figures = {"habits_validation.png": drawing.plot_validation(*validation)}
     output.save_figures(out_dir, figures, files=written)
     output.show_figures(figures, args.show)
 

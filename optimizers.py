@@ -20,8 +20,8 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 import torch
 
 from data import standardise
-from descent import divergence_report, exit_on, print_summary, short, train, train_cells
-from lines import bound_warning
+from descent import divergence_report, exit_on, print_summary, train, train_cells
+from lines import bound_warning, count, least_squares_line, short
 from model import (
     criterion,
     forward,
@@ -293,10 +293,121 @@ def describe(method, hyperparams, batch_size, n):
     if batch_size >= n:
         name += f" on all {n} samples"
     else:
-        name += f" on the worst batch of {batch_size} sample{'' if batch_size == 1 else 's'}"
+        name += f" on the worst batch of {count(batch_size, 'sample')}"
     edge = {"momentum": f"(2 + 2*{beta:g}) / lmax",
             "nesterov": f"(2 + 2*{beta:g}) / ((1 + 2*{beta:g}) * lmax)"}.get(method)
     return name if edge is None else f"{name}, {edge}"
+
+
+# The command line's own knobs and their defaults, each declared in OPTIONS below or in the
+# options the training scripts share (plumbing/options.py); --method and the methods'
+# settings come from METHODS and SETTINGS, the data's options from data.py.
+KNOBS = {"epochs": 100, "batch_size": None, "no_shuffle": False, "order_seed": 42,
+         "w0": -10.0, "b0": -20.0, "phase_points": 80, "standardise": False}
+OPTIONS = {
+    "batch_size": (int, "[1, inf)", "samples per update", {"shown": "all of them"}),
+    "no_shuffle": (bool, None, "visit the samples in their stored order (with --batch-size)"),
+    "phase_points": (int, "[3, 200]", "step sizes and momenta of the phase diagram's grid, "
+                     "each"),
+    "standardise": (bool, None, "train on x standardised, (x - mean) / std: a round valley"),
+}
+
+
+def check_settings(parser, args):
+    """Refuse, in one line, a method's setting without the method, and the settings a
+    method cannot run with."""
+    given = [name for name in SETTINGS if getattr(args, name) is not None]
+    if given and args.method is None:
+        parser.error(f"--{given[0].replace('_', '-')} needs --method: every method has its "
+                     "own settings")
+    if args.method == "nesterov" and args.momentum == 0:
+        parser.error("nesterov needs a momentum above 0, as torch.optim.SGD(nesterov=True) "
+                     "does (at 0 it is plain descent: --method gd)")
+    if args.method is not None and args.phase_points != KNOBS["phase_points"]:
+        parser.error("--phase-points is for the phase diagram, which only the run of every "
+                     "method draws (without --method)")
+
+
+def print_theory(X, Y, source, args, batch_size):
+    """The data, and what its Hessian says before any run: the curvatures, and the best
+    settings of plain descent and heavy ball with the rates they reach."""
+    curvatures = hessian_eigenvalues(X)
+    best = best_settings(curvatures)
+    print(f"data: {source}")
+    if args.method is None:  # a single run ends with it, as the training scripts do
+        print(least_squares_line(*least_squares(X, Y)))
+    print(f"Hessian eigenvalues: lmax={curvatures[0]:.4f} lmin={curvatures[1]:.4f}, "
+          f"condition number k = lmax/lmin = {best['condition number']:.4f}")
+    print(f"best plain descent: lr = 2/(lmin+lmax) = {short(best['gd lr'])}; "
+          f"rate (k-1)/(k+1) = {best['gd rate']:.4f} a step")
+    print("best heavy ball: lr = (2/(sqrt(lmin)+sqrt(lmax)))^2 = "
+          f"{short(best['momentum lr'])}, "
+          f"momentum = ((sqrt(k)-1)/(sqrt(k)+1))^2 = {best['momentum beta']:.4f};")
+    print(f"                 rate (sqrt(k)-1)/(sqrt(k)+1) = {best['momentum rate']:.4f} a step")
+    batches = "full batches" if batch_size == len(X) else f"batches of {batch_size}"
+    print(f"{count(args.epochs, 'epoch')} on {batches} from w={args.w0:g} b={args.b0:g}")
+
+
+def run_methods(X, Y, chosen, args, batch_size):
+    """Train each method with its settings ({method: hyperparams}), warning first where its
+    step is past its stability edge. Returns ({method: (hyperparams, History, (predicted,
+    measured) rate)}, {method: the line saying where it diverged} of those that did)."""
+    n, alone = len(X), args.method is not None
+    curvatures, least_squares_point = hessian_eigenvalues(X), least_squares(X, Y)[:2]
+    runs, diverged = {}, {}
+    for method, hyperparams in chosen.items():
+        edge = stability_edge(method, stability_bound(X, batch_size),
+                              hyperparams.get("momentum", 0.0))
+        rule = describe(method, hyperparams, batch_size, n)
+        if edge is not None and hyperparams["lr"] >= edge:
+            print(bound_warning(f"{method} lr", hyperparams["lr"], edge, rule), flush=True)
+        history = train(X, Y, UPDATES[method], hyperparams, args.epochs, batch_size,
+                        shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
+                        b0=args.b0, verbose=alone)
+        if not alone:  # say how to give a method a step of its own
+            rule += f" (give {method} its own step with --method {method} --lr, or try " \
+                    "--standardise)"
+        report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule)
+        if report is not None:
+            diverged[method] = report if alone else f"{method}: {report}"
+        runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,
+                                                       curvatures, least_squares_point,
+                                                       batch_size == n))
+    return runs, diverged
+
+
+def print_results(X, Y, runs, method):
+    """Every method's row of the table; or, for one method, its rates and final line."""
+    if method is None:
+        print_table(X, Y, runs, least_squares(X, Y)[:2])
+        return
+    hyperparams, history, (predicted, measured) = runs[method]
+    if predicted is not None:
+        print(f"rate per step: predicted {predicted:.4f}, measured "
+              + ("- (too few steps to measure)" if measured is None else f"{measured:.4f}"))
+    print_summary(X, Y, history)
+
+
+def figures_of(X, Y, runs, diverged, args, batch_size):
+    """The methods' paths and losses in one figure; with every method on full batches, the
+    phase diagram of heavy ball too."""
+    from plots import optimizers as drawing  # only now: matplotlib's backend has been chosen
+
+    paths = {method: history.path for method, (_, history, _) in runs.items()}
+    predicted = {method: rates[0] for method, (_, _, rates) in runs.items()
+                 if rates[0] is not None}
+    labels = {method: f"{method}, {settings_text(hyperparams)}"
+              for method, (hyperparams, _, _) in runs.items()}
+    figure = drawing.plot_methods(X, Y, paths, predicted, labels, -(-len(X) // batch_size),
+                                  diverged)
+    if args.method is not None:
+        return {f"optimizer_{args.method}.png": figure}
+    figures = {"optimizers.png": figure}
+    if batch_size == len(X):
+        curvatures = hessian_eigenvalues(X)
+        figures["momentum_phase.png"] = phase_figure(X, Y, args, curvatures,
+                                                     best_settings(curvatures), drawing)
+    return figures
 
 
 def main(argv=None):
@@ -307,109 +418,25 @@ def main(argv=None):
                             "line, checked against the theory of the data's Hessian.")
     options.add_variants(parser, "method", DEFAULTS, SETTINGS, pairs=PAIRS,
                          help="train this method alone (default: every method, side by side)")
-    options.add(parser, "epochs", 100)
-    options.add(parser, "batch_size", None, shown="all of them",
-                help="samples per update")
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="visit the samples in their stored order (with --batch-size)")
-    options.add(parser, "order_seed", 42)
-    options.add(parser, "w0", -10.0)
-    options.add(parser, "b0", -20.0)
-    parser.add_argument("--phase-points", type=options.number(int, "[3, 200]"), default=80,
-                        help="step sizes and momenta of the phase diagram's grid, 3 to 200 each")
-    parser.add_argument("--standardise", action="store_true",
-                        help="train on x standardised, (x - mean) / std: a round valley")
+    options.add_settings(parser, KNOBS, OPTIONS)
     options.add_data_args(parser, data)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
-    given = [options.flag(name) for name in SETTINGS if getattr(args, name) is not None]
-    if given and args.method is None:
-        parser.error(f"{given[0]} needs --method: every method has its own settings")
+    check_settings(parser, args)
     chosen = {method: options.chosen_settings(parser, args, method, DEFAULTS, SETTINGS,
                                               "--method", PAIRS)
               for method in (DEFAULTS if args.method is None else [args.method])}
-    if args.method == "nesterov" and args.momentum == 0:
-        parser.error("nesterov needs a momentum above 0, as torch.optim.SGD(nesterov=True) "
-                     "does (at 0 it is plain descent: --method gd)")
-    if args.method is not None and args.phase_points != parser.get_default("phase_points"):
-        parser.error("--phase-points is for the phase diagram, which only the run of every "
-                     "method draws (without --method)")
     X, Y, source = data.load_data(parser, args)
     if args.standardise:
         X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
-    n = len(X)
-    batch_size = n if args.batch_size is None else min(args.batch_size, n)
-    options.check_work(parser, args.epochs, n, batch_size)
-    methods = list(UPDATES) if args.method is None else [args.method]
+    batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
+    options.check_work(parser, args.epochs, len(X), batch_size)
 
-    # The theory, from the data's Hessian.
-    curvatures = hessian_eigenvalues(X)
-    best = best_settings(curvatures)
-    ls_w, ls_b, ls_loss = least_squares(X, Y)
-    plain_bound = stability_bound(X, batch_size)
-    print(f"data: {source}")
-    if args.method is None:  # a single run ends with it, as the training scripts do
-        print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
-    print(f"Hessian eigenvalues: lmax={curvatures[0]:.4f} lmin={curvatures[1]:.4f}, "
-          f"condition number k = lmax/lmin = {best['condition number']:.4f}")
-    print(f"best plain descent: lr = 2/(lmin+lmax) = {short(best['gd lr'])}; "
-          f"rate (k-1)/(k+1) = {best['gd rate']:.4f} a step")
-    print("best heavy ball: lr = (2/(sqrt(lmin)+sqrt(lmax)))^2 = "
-          f"{short(best['momentum lr'])}, "
-          f"momentum = ((sqrt(k)-1)/(sqrt(k)+1))^2 = {best['momentum beta']:.4f};")
-    print(f"                 rate (sqrt(k)-1)/(sqrt(k)+1) = {best['momentum rate']:.4f} a step")
-    batches = "full batches" if batch_size == n else f"batches of {batch_size}"
-    print(f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on {batches} from "
-          f"w={args.w0:g} b={args.b0:g}")
-
-    # The runs.
-    runs, diverged = {}, {}
-    for method in methods:
-        hyperparams = chosen[method]
-        edge = stability_edge(method, plain_bound, hyperparams.get("momentum", 0.0))
-        rule = describe(method, hyperparams, batch_size, n)
-        if edge is not None and hyperparams["lr"] >= edge:
-            print(bound_warning(f"{method} lr", hyperparams["lr"], edge, rule), flush=True)
-        history = train(X, Y, UPDATES[method], hyperparams, args.epochs, batch_size,
-                        shuffle=not args.no_shuffle, seed=args.order_seed, w0=args.w0,
-                        b0=args.b0, verbose=args.method is not None)
-        label = f"{method}: " if args.method is None else ""
-        if args.method is None:  # say how to give a method a step of its own
-            rule += f" (give {method} its own step with --method {method} --lr, or try " \
-                    "--standardise)"
-        report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge,
-                                   rule)
-        if report is not None:
-            diverged[method] = label + report
-        runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,
-                                                       curvatures, (ls_w, ls_b), batch_size == n))
-
-    # A run that diverged prints no table and no summary: its figure shows the climb, and
-    # its one line ends the run after it.
-    if args.method is None and not diverged:
-        print_table(X, Y, runs, (ls_w, ls_b))
-    elif not diverged:
-        hyperparams, history, (predicted, measured) = runs[args.method]
-        if predicted is not None:
-            print(f"rate per step: predicted {predicted:.4f}, measured "
-                  + ("- (too few steps to measure)" if measured is None else f"{measured:.4f}"))
-        print_summary(X, Y, history)
-
-    from plots import optimizers as drawing  # only now: matplotlib's backend has been chosen
-
-    paths = {method: history.path for method, (_, history, _) in runs.items()}
-    predicted = {method: rates[0] for method, (_, _, rates) in runs.items()
-                 if rates[0] is not None}
-    labels = {method: f"{method}, {settings_text(hyperparams)}"
-              for method, (hyperparams, _, _) in runs.items()}
-    figure = drawing.plot_methods(X, Y, paths, predicted, labels, -(-n // batch_size),
-                                  diverged)
-    if args.method is None:
-        figures = {"optimizers.png": figure}
-        if batch_size == n:
-            figures["momentum_phase.png"] = phase_figure(X, Y, args, curvatures, best, drawing)
-    else:
-        figures = {f"optimizer_{args.method}.png": figure}
+    print_theory(X, Y, source, args, batch_size)
+    runs, diverged = run_methods(X, Y, chosen, args, batch_size)
+    if not diverged:  # a diverged run prints neither: its figure shows the climb
+        print_results(X, Y, runs, args.method)
+    figures = figures_of(X, Y, runs, diverged, args, batch_size)
     output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
     for report in diverged.values():
         exit_on(parser, report)

@@ -9,7 +9,6 @@ for the knobs; docs/pictures.md and docs/step_size.md are the lessons.
 from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
 # isort: split
-import functools
 import math
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from descent import divergence_report, exit_on, gd_update, has_diverged, train
+from lines import bound_warning, count, final_line, least_squares_line, short
 from model import (
     final_loss,
     full_loss_along,
@@ -38,21 +38,60 @@ TEST_ARGS = ["--epochs", "1", "--sweep-points", "3"]  # the fast setting the smo
 W0, B0 = -10.0, -20.0  # every run starts where the tutorial's does
 NEAR = 1.5  # "near the best fit": a full-data loss at most 1.5 times the least-squares loss
 
+# The command line's knobs and their defaults, each declared in OPTIONS below or in the
+# options the training scripts share (plumbing/options.py); the data's options from data.py.
+KNOBS = {"only": None, "epochs": 20, "batch_lr": 0.1, "sgd_lr": 0.01, "order_seed": 42,
+         "minibatch_size": 10, "minibatch_lr": 0.04, "sweep_points": 25,
+         "sweep_range": [1e-3, 1.0]}
+OPTIONS = {
+    "only": (str, list(STAGES), "draw only this picture (repeat for several); default: all",
+             {"action": "append"}),
+    "minibatch_size": (int, "[1, inf)", "batch size of the mini-batch run, below the number "
+                       "of samples"),
+    "minibatch_lr": (float, "(0, inf)", "step size of the mini-batch run"),
+    "sweep_points": (int, "[2, 200]", "step sizes tried per method, log-spaced over "
+                     "--sweep-range (the tutorial's 0.1 added when inside it)"),
+    "sweep_range": (float, "[1e-6, 1e3]", "smallest and largest step size swept",
+                    {"nargs": 2, "metavar": ("LOW", "HIGH")}),
+}
+
 
 @dataclass
 class Run:
-    """One of the three runs drawn: its name, step size, the option that set it, its batch
-    size, and whose stability bound applies to it."""
+    """One of the three runs drawn: its name, step size and batch size, the rule whose
+    stability bound applies to it and that bound; its History once trained."""
 
     name: str
     lr: float
-    flag: str
     batch_size: int
     rule: str
+    bound: float
+    history: object = None
 
     @property
     def label(self):
         return f"{self.name}, lr={self.lr:g}"
+
+
+def runs_of(X, args):
+    """The three runs: batch descent, the mini-batch and SGD."""
+    size = args.minibatch_size
+    runs = [("batch GD", args.batch_lr, len(X), "batch descent"),
+            (f"mini-batch {size}", args.minibatch_lr, size,
+             f"plain descent on the worst batch of {size} samples"),
+            ("SGD", args.sgd_lr, 1, "plain descent on single samples")]
+    return [Run(name, lr, batch_size, rule, stability_bound(X, batch_size))
+            for name, lr, batch_size, rule in runs]
+
+
+def check_settings(parser, args, n):
+    """Refuse, in one line, a sweep that is no range and a mini-batch that is no mini-batch."""
+    low, high = args.sweep_range
+    if low >= high:
+        parser.error(f"--sweep-range {low:g} {high:g}: the first must be below the second")
+    if args.minibatch_size >= n:
+        parser.error(f"--minibatch-size {args.minibatch_size} must be below the {n} samples "
+                     "(a batch of all of them is batch descent)")
 
 
 def sweep_lrs(points, low=1e-3, high=1.0):
@@ -132,137 +171,163 @@ def step_factor(lr, curvature):
     return factor, "straight to the bottom" if factor == 0 else "no overshoot"
 
 
+def print_theory(X, Y, source, epochs, runs):
+    """What the data says before any run: the best fit, the shape of the loss, each run's
+    stability bound, and a warning for each step size at or above its bound."""
+    batch, minibatch, sgd = runs
+    steepest, shallowest = hessian_eigenvalues(X)
+    print(f"data: {source}; {count(epochs, 'epoch')} from w={W0:g} b={B0:g}")
+    print(least_squares_line(*least_squares(X, Y)))
+    print(f"curvature of the loss: {steepest:.2f} in its steepest direction, "
+          f"{shallowest:.2f} in its shallowest")
+    print(f"stability bound of {batch.name}: {short(batch.bound)} = 2 / {steepest:.2f}")
+    print(f"stability bound of {minibatch.name}: {short(minibatch.bound)}, from its worst batch")
+    print(f"stability bound of {sgd.name}: {short(sgd.bound)} = "
+          f"1 / (1 + {1 / sgd.bound - 1:.4g}), the largest x^2")
+    for run in runs:
+        if run.lr >= run.bound:
+            print(bound_warning(f"{run.name} lr", run.lr, run.bound, run.rule), flush=True)
+
+
+def train_runs(X, Y, runs, epochs, seed):
+    """Train each run by the tutorial's own loop (into run.history) and print where it
+    ended. Returns {label: the line saying where it diverged} of the runs that did: they
+    are drawn all the same, and the line then ends the script."""
+    diverged = {}
+    for run in runs:
+        if run.batch_size == len(X):
+            run.history = train_batch(X, Y, run.lr, epochs, W0, B0, verbose=False)
+        else:
+            run.history = train_sgd(X, Y, run.lr, epochs, W0, B0, run.batch_size, seed=seed,
+                                    verbose=False)
+        report = divergence_report(run.history, -(-len(X) // run.batch_size), run.lr,
+                                   run.bound, run.rule)
+        if report is not None:
+            diverged[run.label] = f"{run.name}: {report}"
+        else:
+            print(final_line(run.history.w, run.history.b, final_loss(X, Y, run.history),
+                             count(run.history.updates, "update"), f"trained {run.label}"))
+    return diverged
+
+
+def styles_of(runs, n, key="label"):
+    """{run's label (or name): its line style, by its batch size}."""
+    from plots.style import run_style
+
+    return {getattr(run, key): run_style(run.batch_size, n) for run in runs}
+
+
+def draw_surface(X, Y, runs, diverged, args):
+    """The paths on the loss surface; in numbers, what a step of batch descent does to its
+    distance from the minimum along each direction."""
+    from plots import surface
+
+    paths = {run.label: run.history.path for run in runs}
+    figure = surface.plot_loss_surface(X, Y, paths, styles_of(runs, len(X)), diverged)
+    batch, steepest, shallowest = runs[0], *hessian_eigenvalues(X)
+    across, along = step_factor(batch.lr, steepest), step_factor(batch.lr, shallowest)
+    return figure, [f"{batch.label} multiplies its distance to the minimum by "
+                    f"1 - lr*curvature each step: {across[0]:.2f} in the steepest direction "
+                    f"({across[1]}), {along[0]:.2f} in the shallowest ({along[1]})"]
+
+
+def draw_work(X, Y, runs, diverged, args):
+    """The loss against the samples processed; in numbers, how many each run took to come
+    near the best fit."""
+    from plots import surface
+
+    figure = surface.plot_loss_vs_work(X, Y, {run.label: run.history.path for run in runs},
+                                       {run.label: run.batch_size for run in runs},
+                                       styles_of(runs, len(X)))
+    target = NEAR * least_squares(X, Y)[2]
+    reached = [(run.name, samples_until_near(X, Y, run.history, run.batch_size, target))
+               for run in runs]
+    return figure, [f"samples until the loss first fell to {NEAR:g} x least squares "
+                    f"({target:.4f}): " + ", ".join(
+                        f"{who} " + ("never" if samples is None else f"{samples:,}")
+                        for who, samples in reached)]
+
+
+def draw_sweep(X, Y, runs, diverged, args):
+    """The final loss against the step size, for each run's batch size; in numbers, each
+    one's best step size and where it stopped surviving."""
+    from plots import step_size
+
+    sweep = sweep_step_sizes(X, Y, sweep_lrs(args.sweep_points, *args.sweep_range),
+                             args.epochs, {run.name: run.batch_size for run in runs},
+                             seed=args.order_seed)
+    bounds = {run.name: run.bound for run in runs}
+    start_loss = float(full_loss_along(X, Y, [(W0, B0)])[0])
+    figure = step_size.plot_step_size_sweep(sweep, bounds, start_loss, least_squares(X, Y)[2],
+                                            args.epochs, styles=styles_of(runs, len(X), "name"))
+    return figure, [f"{name}: {sweep_summary(results, bounds[name])}"
+                    for name, results in sweep.items()]
+
+
+def draw_animation(X, Y, runs, diverged, args):
+    """The fit as an animation, batch descent beside SGD, drawn frame by frame as the GIF
+    is written; in numbers, their losses after the first epochs."""
+    import matplotlib.pyplot as plt
+
+    from plots import surface
+
+    batch, sgd = runs[0], runs[2]
+    figure, draw, frames = surface.animate_fit(
+        X, Y, {run.label: run.history.path for run in (batch, sgd)},
+        {batch.label: 1, sgd.label: len(X)}, styles_of(runs, len(X)))
+
+    def write(path):
+        surface.save_gif(figure, draw, len(frames), path)
+        plt.close(figure)
+
+    epochs = min(2, args.epochs)
+    return write, [f"{len(frames)} frames, 10 a second; after {count(epochs, 'epoch')}: "
+                   + ", ".join(f"{run.name} loss={loss_after(X, Y, run.history, epochs):.3f}"
+                               for run in (batch, sgd))]
+
+
+# Each stage's drawing: a function of (X, Y, runs, diverged, args) returning the figure
+# (or, for the GIF, the function that writes it) and the lines that say what it shows.
+DRAW = {"surface": draw_surface, "work": draw_work, "sweep": draw_sweep,
+        "animation": draw_animation}
+
+
+def draw(X, Y, runs, diverged, stages, args):
+    """Each stage's picture, with a progress line and what it shows in numbers. Returns
+    ({name: figure}, {name: write(path)}), to be written together at the end."""
+    figures, files = {}, {}
+    for number, stage in enumerate(stages, start=1):
+        started = time.perf_counter()
+        drawn, caption = DRAW[stage](X, Y, runs, diverged, args)
+        (files if callable(drawn) else figures)[STAGES[stage]] = drawn
+        print(f"[{number}/{len(stages)}] {stage}: {time.perf_counter() - started:.1f} s")
+        for line in caption:
+            print(f"  {line}", flush=True)
+    return figures, files
+
+
 def main(argv=None):
     import data
     from plumbing import options, output
 
     parser = options.Parser("Pictures of the descent: loss surface, loss against work, "
-                        "step-size sweep, and the fit as an animation.")
-    parser.add_argument("--only", action="append", choices=list(STAGES),
-                        help="draw only this picture (repeat for several); default: all")
-    options.add_side_by_side_args(parser, data)
-    parser.add_argument("--minibatch-size", type=options.number(int, "[1, inf)"), default=10,
-                        help="batch size of the mini-batch run")
-    parser.add_argument("--minibatch-lr", type=options.number(float, "(0, inf)"), default=0.04,
-                        help="step size of the mini-batch run")
-    parser.add_argument("--sweep-points", type=options.number(int, "[2, 200]"), default=25,
-                        help="step sizes tried per method, 2 to 200, log-spaced over --sweep-range "
-                        "(the tutorial's 0.1 added when inside it)")
-    parser.add_argument("--sweep-range", type=options.number(float, "[1e-6, 1e3]"), nargs=2,
-                        default=[1e-3, 1.0], metavar=("LOW", "HIGH"),
-                        help="smallest and largest step size swept")
+                            "step-size sweep, and the fit as an animation.")
+    options.add_settings(parser, KNOBS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
-    low, high = args.sweep_range
-    if low >= high:
-        parser.error(f"--sweep-range {low:g} {high:g}: the first must be below the second")
     X, Y, source = data.load_data(parser, args)
-    n = len(X)
-    options.check_work(parser, args.epochs, n, 1)
-    if args.minibatch_size >= n:
-        parser.error(f"--minibatch-size {args.minibatch_size} must be below the {n} samples "
-                     "(a batch of all of them is batch descent)")
+    options.check_work(parser, args.epochs, len(X), 1)
+    check_settings(parser, args, len(X))
     stages = [stage for stage in STAGES if args.only is None or stage in args.only]
 
-    # what the data says: the best fit, the shape of the loss, each run's stability bound
-    size = args.minibatch_size
-    batch, minibatch, sgd = runs = [
-        Run("batch GD", args.batch_lr, "--batch-lr", n, "batch descent"),
-        Run(f"mini-batch {size}", args.minibatch_lr, "--minibatch-lr", size,
-            f"plain descent on the worst batch of {size} samples"),
-        Run("SGD", args.sgd_lr, "--sgd-lr", 1, "plain descent on single samples")]
-    bounds = {run.name: stability_bound(X, run.batch_size) for run in runs}
-    steepest, shallowest = hessian_eigenvalues(X)
-    ls_w, ls_b, ls_loss = least_squares(X, Y)
-    print(f"data: {source}; {args.epochs} epoch{'' if args.epochs == 1 else 's'} "
-          f"from w={W0:g} b={B0:g}")
-    print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss={ls_loss:.6f}")
-    print(f"curvature of the loss: {steepest:.2f} in its steepest direction, "
-          f"{shallowest:.2f} in its shallowest")
-    print(f"stability bound of {batch.name}: {bounds[batch.name]:.4f} = 2 / {steepest:.2f}")
-    print(f"stability bound of {minibatch.name}: {bounds[minibatch.name]:.4f}, "
-          f"from its worst batch")
-    print(f"stability bound of {sgd.name}: {bounds[sgd.name]:.4f} = "
-          f"1 / (1 + {1 / bounds[sgd.name] - 1:.4g}), the largest x^2")
-    for run in runs:
-        if run.lr >= bounds[run.name]:
-            print(f"warning: {run.flag} {run.lr:g} is at or above the stability bound "
-                  f"{bounds[run.name]:.4f} of {run.rule}", flush=True)
-
-    import matplotlib.pyplot as plt  # only now: the backend has been chosen
-
-    from plots import step_size, surface
-    from plots.style import run_style
-
-    # the three runs, by the tutorial's functions
-    histories, diverged = {}, {}
-    if set(stages) & {"surface", "work", "animation"}:
-        for run in runs:
-            if run.batch_size == n:
-                history = train_batch(X, Y, run.lr, args.epochs, W0, B0, verbose=False)
-            else:
-                history = train_sgd(X, Y, run.lr, args.epochs, W0, B0, run.batch_size,
-                                    seed=args.order_seed, verbose=False)
-            histories[run.name] = history
-            report = divergence_report(history, -(-n // run.batch_size), run.lr,
-                                       bounds[run.name], run.rule)
-            if report is not None:  # drawn all the same; its one line ends the run
-                diverged[run.label] = f"{run.name}: {report}"
-                continue
-            print(f"trained {run.label}: {history.updates} update"
-                  f"{'' if history.updates == 1 else 's'}, final w={history.w:+.6f} "
-                  f"b={history.b:+.6f} loss={final_loss(X, Y, history):.6f}")
-    paths = {run.label: histories[run.name].path for run in runs if run.name in histories}
-    styles = {run.label: run_style(run.batch_size, n) for run in runs}
-
-    # the pictures, one stage each; written together at the end (the GIF drawn then)
-    figures, files = {}, {}
-    for number, stage in enumerate(stages, start=1):
-        started = time.perf_counter()
-        name = STAGES[stage]
-        if stage == "surface":
-            figures[name] = surface.plot_loss_surface(X, Y, paths, styles, diverged)
-            across, along = step_factor(batch.lr, steepest), step_factor(batch.lr, shallowest)
-            caption = [f"{batch.label} multiplies its distance to the minimum by "
-                       f"1 - lr*curvature each step: {across[0]:.2f} in the steepest direction "
-                       f"({across[1]}), {along[0]:.2f} in the shallowest ({along[1]})"]
-        elif stage == "work":
-            figures[name] = surface.plot_loss_vs_work(
-                X, Y, paths, {run.label: run.batch_size for run in runs}, styles)
-            target = NEAR * ls_loss
-            reached = [(run.name, samples_until_near(X, Y, histories[run.name],
-                                                     run.batch_size, target)) for run in runs]
-            caption = [f"samples until the loss first fell to {NEAR:g} x least squares "
-                       f"({target:.4f}): " + ", ".join(
-                           f"{who} " + ("never" if count is None else f"{count:,}")
-                           for who, count in reached)]
-        elif stage == "sweep":
-            sweep = sweep_step_sizes(X, Y, sweep_lrs(args.sweep_points, low, high), args.epochs,
-                                     {run.name: run.batch_size for run in runs},
-                                     seed=args.order_seed)
-            start_loss = float(full_loss_along(X, Y, [(W0, B0)])[0])
-            figures[name] = step_size.plot_step_size_sweep(
-                sweep, bounds, start_loss, ls_loss, args.epochs,
-                styles={run.name: run_style(run.batch_size, n) for run in runs})
-            caption = [f"{label}: {sweep_summary(results, bounds[label])}"
-                       for label, results in sweep.items()]
-        else:
-            animated = {run.label: histories[run.name].path for run in (batch, sgd)}
-            figure, draw, frames = surface.animate_fit(
-                X, Y, animated, {batch.label: 1, sgd.label: n}, styles)
-            # save_gif(figure, draw, count, path): the output folder supplies the path.
-            files[name] = functools.partial(surface.save_gif, figure, draw, len(frames))
-            animation_figure = figure
-            epochs = min(2, args.epochs)
-            caption = [f"{len(frames)} frames, 10 a second; "
-                       f"after {epochs} epoch{'' if epochs == 1 else 's'}: " + ", ".join(
-                           f"{run.name} loss={loss_after(X, Y, histories[run.name], epochs):.3f}"
-                           for run in (batch, sgd))]
-        print(f"[{number}/{len(stages)}] {stage}: {time.perf_counter() - started:.1f} s")
-        for line in caption:
-            print(f"  {line}", flush=True)
+    runs = runs_of(X, args)
+    print_theory(X, Y, source, args.epochs, runs)
+    diverged = {}
+    if set(stages) & {"surface", "work", "animation"}:  # the pictures of the three runs
+        diverged = train_runs(X, Y, runs, args.epochs, args.order_seed)
+    figures, files = draw(X, Y, runs, diverged, stages, args)
     output.save_figures(out_dir, figures, files)  # a diverged run's too: its climb shows
-    if files:
-        plt.close(animation_figure)
     for report in diverged.values():
         exit_on(parser, report)
     output.show_figures(figures, args.show)

@@ -116,20 +116,23 @@ def flag(name):
 def add_settings(parser, defaults, *declarations):
     """An option for each setting in `defaults` ({name: default}), as the first of
     `declarations` or SHARED declares it: (type, interval, help) for a number; (bool, None,
-    help) for a switch; (str, [choices], help) for a choice; (path, None, help) for a file."""
+    help) for a switch; (str, [choices], help) for a choice (None: any text); (path, None,
+    help) for a file. A fourth entry, a dict, holds more of argparse's keywords (nargs,
+    action, metavar) or `add`'s `shown`."""
     for name, default in defaults.items():
-        kind, interval, text = next(found[name] for found in (*declarations, SHARED)
-                                    if name in found)
+        kind, interval, text, *more = next(found[name] for found in (*declarations, SHARED)
+                                           if name in found)
+        more = dict(*more)
         if kind is bool:
             parser.add_argument(flag(name), dest=name, action="store_true", help=text)
         elif kind is str:
             parser.add_argument(flag(name), dest=name, choices=interval, default=default,
-                                help=text)
+                                help=text, **more)
         elif kind is path:
             parser.add_argument(flag(name), dest=name, type=path, default=default, help=text,
                                 metavar="FILE")
         else:
-            add(parser, name, default, {name: (kind, interval, text)})
+            add(parser, name, default, {name: (kind, interval, text)}, **more)
 
 
 def add(parser, name, default, declarations=SHARED, help=None, interval=None, shown=None,
@@ -180,16 +183,6 @@ def add_training_args(parser, data, lr, epochs):
     add(parser, "epochs", epochs)
     add(parser, "w0", -10.0)
     add(parser, "b0", -20.0)
-    add_data_args(parser, data)
-    add_output_args(parser)
-
-
-def add_side_by_side_args(parser, data):
-    """The knobs of scripts that run batch descent and SGD side by side on the same data."""
-    add(parser, "epochs", 20)
-    add(parser, "batch_lr", 0.1)
-    add(parser, "sgd_lr", 0.01)
-    add(parser, "order_seed", 42)
     add_data_args(parser, data)
     add_output_args(parser)
 

@@ -222,7 +222,7 @@ def test_visualize_uses_the_loaded_data(tmp_path, capsys):
     assert f"least squares: w={w:+.6f} b={b:+.6f}" in out
     # The per-sample bound comes from this file's largest x^2, 4.
     assert "stability bound of SGD: 0.2000 = 1 / (1 + 4)" in out
-    assert "trained mini-batch 10, lr=0.04: 8 updates" in out
+    assert "trained mini-batch 10, lr=0.04: w=" in out and "(8 updates)" in out
     assert (tmp_path / "out" / "loss_surface.png").exists()
 
 
@@ -244,19 +244,20 @@ def test_visualize_refuses_bad_input_in_one_line(tmp_path, capsys, monkeypatch, 
     assert not list(tmp_path.glob("out/*")), "no figure written"
 
 
-@pytest.mark.parametrize("args, bound, rule", [
-    (["--sgd-lr", "0.1"], "0.0385", "plain descent on single samples"),
-    (["--minibatch-lr", "0.5"], "0.0442", "plain descent on the worst batch of 10 samples"),
+@pytest.mark.parametrize("args, name, bound, rule", [
+    (["--sgd-lr", "0.1"], "SGD", "0.0385", "plain descent on single samples"),
+    (["--minibatch-lr", "0.5"], "mini-batch 10", "0.0442",
+     "plain descent on the worst batch of 10 samples"),
 ])
-def test_a_diverging_run_ends_in_one_line_naming_its_own_bound(tmp_path, capsys, args, bound,
-                                                                rule):
+def test_a_diverging_run_ends_in_one_line_naming_its_own_bound(tmp_path, capsys, args, name,
+                                                                bound, rule):
     with pytest.raises(SystemExit) as stopped:
         visualize.main([*args, "--epochs", "1", "--only", "surface",
                         "--out", str(tmp_path / "out")])
     assert stopped.value.code == 1
     captured = capsys.readouterr()
-    assert f"warning: {args[0]} {args[1]} is at or above the stability bound {bound} of {rule}" \
-        in captured.out
+    assert f"warning: {name} lr={args[1]} is at or above the stability bound {bound} of " \
+        f"{rule}; the loss may blow up" in captured.out
     [error] = captured.err.strip().splitlines()
     assert "diverged at epoch 1" in error and f"stability bound {bound} of {rule}" in error
     # Its picture is drawn first: the climb is the lesson.

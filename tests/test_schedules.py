@@ -71,17 +71,21 @@ def test_the_scheduled_path_equals_torch_optims(data, name, batch_size):
     orders = [torch.randperm(len(X), generator=generator) for _ in range(EPOCHS)]
     lrs, expected = scheduled_optim_path(X, Y, 0.02, name, orders, batch_size)
     schedule = schedules.step_sizes(name, 0.02, EPOCHS, REFERENCES[name][0])
-    # train_sgd.py --schedule runs the update seam, descent.train, with the plain update.
+    # train_sgd.py --schedule runs the taught loop; the update seam (the playground's) with
+    # the plain update takes the same steps.
+    taught = train_sgd(X, Y, 0.02, EPOCHS, batch_size=batch_size, seed=seed, verbose=False,
+                       step_sizes=schedule)
+    torch.testing.assert_close(torch.tensor(taught.path), expected)
     seam = train(X, Y, gd_update, {"lr": 0.02}, EPOCHS, batch_size, seed=seed,
                  schedule=schedule)
-    torch.testing.assert_close(torch.tensor(seam.path), expected)
+    assert seam.path == taught.path
 
 
 def test_a_cosine_schedule_settles_where_a_constant_step_does_not(data):
     X, Y = data
     ls_w, ls_b, _ = least_squares(X, Y)
-    cosine = train(X, Y, gd_update, {"lr": 0.01}, 100, 1,
-                   schedule=schedules.step_sizes("cosine", 0.01, 100))
+    cosine = train_sgd(X, Y, 0.01, 100, verbose=False,
+                       step_sizes=schedules.step_sizes("cosine", 0.01, 100))
     constant = train_sgd(X, Y, 0.01, 100, verbose=False)
     assert abs(cosine.w - ls_w) < 0.02 and abs(cosine.b - ls_b) < 0.02
     assert abs(constant.w - ls_w) > 0.02 or abs(constant.b - ls_b) > 0.02
@@ -89,9 +93,11 @@ def test_a_cosine_schedule_settles_where_a_constant_step_does_not(data):
 
 def test_sampling_with_replacement_draws_from_the_seeded_generator(data):
     X, Y = data
-    run = train(X, Y, gd_update, {"lr": 0.01}, 2, 1, seed=7, replacement=True)
-    again = train(X, Y, gd_update, {"lr": 0.01}, 2, 1, seed=7, replacement=True)
+    run = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False, replacement=True)
+    again = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False, replacement=True)
     assert run.path == again.path
+    seam = train(X, Y, gd_update, {"lr": 0.01}, 2, 1, seed=7, replacement=True)
+    assert seam.path == run.path
     generator = torch.Generator().manual_seed(7)
     orders = [torch.randint(len(X), (len(X),), generator=generator) for _ in range(2)]
     assert len(set(orders[0].tolist())) < len(X), "some samples drawn twice"
@@ -146,6 +152,22 @@ def test_the_progress_lines_show_the_step_size_in_use(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("epoch")]
     assert [line.rsplit(" ", 1)[1] for line in lines] == ["lr=0.01", "lr=0.01", "lr=0.005"]
     assert [path.name for path in tmp_path.iterdir()] == ["sgd_loss_step.png"]
+
+
+def test_print_steps_shows_each_epochs_scheduled_step(tmp_path, capsys):
+    status, out, _ = run_main(script, capsys, "--epochs", 2, "--schedule", "step",
+                              "--step-every", 1, "--gamma", 0.5, "--no-shuffle",
+                              "--print-steps", "--out", tmp_path)
+    assert status == 0
+    steps = [dict(part.split("=") for part in line.split(": ", 1)[1].split())
+             for line in out.splitlines() if line.startswith("  step ")]
+    assert len(steps) == 200
+    # Each step starts where the last one's update, w - lr * dloss/dw, left it: lr 0.01 in
+    # the first epoch, half that in the second. w is printed to six decimals.
+    for number, lr in [(1, 0.01), (101, 0.005)]:
+        before, after = steps[number - 1], steps[number]
+        assert float(after["w"]) == pytest.approx(
+            float(before["w"]) - lr * float(before["dloss/dw"]), abs=2e-6)
 
 
 @pytest.mark.parametrize("args, complaint", [
