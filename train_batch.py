@@ -12,6 +12,11 @@ import torch
 from lines import bound_warning, epoch_line
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
+# The command line's knobs and their defaults, each declared in the options the training
+# scripts share (plumbing/options.py); the data's options come from data.py.
+KNOBS = {"lr": 0.1, "epochs": 20, "w0": -10.0, "b0": -20.0, "device": "cpu",
+         "out": "figures", "show": False}
+
 
 def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
     """Batch gradient descent from (w0, b0); returns the run's History.
@@ -55,8 +60,8 @@ def main(argv=None):
 
     parser = options.Parser("Batch gradient descent on the tutorial's line, by hand with "
                             "autograd.")
-    options.add_training_args(parser, data, lr=0.1, epochs=20)
-    options.add_device_arg(parser)
+    options.add_settings(parser, KNOBS)
+    options.add_data_args(parser, data)
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
     X, Y, source = data.load_data(parser, args)

@@ -18,6 +18,13 @@ MAX_EPOCHS = 100_000
 MAX_UPDATES = 1_000_000
 MAX_SAMPLES = 1_000_000_000  # samples processed by a run: epochs * n
 
+def path(text):
+    """An argparse type: a file or folder name, never empty (`--out ""` is no folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a file or folder name")
+    return text
+
+
 SEED = f"[0, {2**63 - 1}]"
 # The options the training scripts share: {name: (type, interval, help)}.
 SHARED = {
@@ -30,6 +37,11 @@ SHARED = {
     "b0": (float, "[-1e6, 1e6]", "starting intercept b"),
     "batch_lr": (float, "(0, inf)", "step size of batch gradient descent"),
     "sgd_lr": (float, "(0, inf)", "step size of SGD (batch size 1)"),
+    "device": (str, ["cpu", "cuda"], "where the tensors live and the arithmetic runs: the CPU, "
+               "or an NVIDIA GPU (cuda)"),
+    "out": (path, None, "folder the figures are written to (created if missing)",
+            {"metavar": "OUT"}),
+    "show": (bool, None, "also open the figures in a window (needs a display)"),
 }
 INTERVAL = re.compile(r"([\[(])\s*([^,\s]+)\s*,\s*([^\s\])]+)\s*([\])])")
 
@@ -102,13 +114,6 @@ def _accepts(parse, value):
     return True
 
 
-def path(text):
-    """An argparse type: a file or folder name, never empty (`--out ""` is no folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a file or folder name")
-    return text
-
-
 def flag(name):
     return "--" + name.replace("_", "-")
 
@@ -130,7 +135,7 @@ def add_settings(parser, defaults, *declarations):
                                 help=text, **more)
         elif kind is path:
             parser.add_argument(flag(name), dest=name, type=path, default=default, help=text,
-                                metavar="FILE")
+                                **{"metavar": "FILE", **more})
         else:
             add(parser, name, default, {name: (kind, interval, text)}, **more)
 
@@ -249,17 +254,11 @@ def joined(values, pairs=None):
 
 
 def add_output_args(parser):
-    parser.add_argument("--out", default="figures", type=path,
-                        help="folder the figures are written to (created if missing)")
-    parser.add_argument("--show", action="store_true",
-                        help="also open the figures in a window (needs a display)")
+    add_settings(parser, {"out": "figures", "show": False})
 
 
 def add_device_arg(parser):
-    """--device: where the run's tensors live and its arithmetic runs."""
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                        help="where the tensors live and the arithmetic runs: the CPU, or "
-                             "an NVIDIA GPU (cuda)")
+    add_settings(parser, {"device": "cpu"})
 
 
 def check_device(parser, device):
