@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-TAUGHT = {"model.py", "descent.py", "schedules.py"}  # modules a page quotes; no command
+TAUGHT = {"model.py", "descent.py", "schedules.py", "lines.py"}  # modules a page quotes; no command
 # The tutorial's code as one file, runnable with none of the scripts' conventions.
 AS_WRITTEN = {"tutorial.py"}
 
