@@ -100,9 +100,9 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
 
 def batches(X, Y, batch_size, generator, shuffle=True, replacement=False):
     """One epoch's batches (X_batch, Y_batch) of `batch_size` samples (the last may have
-    fewer): every sample in order where one batch holds them all or shuffle is False,
-    else in a fresh order drawn from `generator`, or with replacement=True n samples drawn
-    at random."""
+    fewer). With replacement=True, n samples drawn at random from `generator`; otherwise
+    every sample once, in a fresh order drawn from `generator` where the batches are
+    smaller than n and shuffle is True, in the stored order where not."""
     n = len(X)
     if replacement:
         order = torch.randint(n, (n,), generator=generator)
