@@ -180,13 +180,13 @@ def main(argv=None):
     except WorkerFailed as failure:
         parser.exit(1, f"{parser.prog}: error: {failure}\n")
     measured = medians(times, table, sizes)
-    model = fit_model(sizes, table, measured)
-    print_table(sizes, table, measured, *model)
-    if model[1] <= 0:  # a machine so busy that larger steps were not slower
+    fixed, per_sample, latencies = fit_model(sizes, table, measured)
+    print_table(sizes, table, measured, fixed, per_sample, latencies)
+    if per_sample <= 0:  # a machine so busy that larger steps were not slower
         parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
                        "cost per sample can be fitted; run it again on a quieter machine\n")
-    print_model(sizes, table, measured, *model, args.latency_us * 1e-6)
-    figures = draw(sizes, table, measured, *model)
+    print_model(sizes, table, measured, fixed, per_sample, latencies, args.latency_us * 1e-6)
+    figures = draw(sizes, table, measured, fixed, per_sample, latencies)
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
