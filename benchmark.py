@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 import torch
 
+import data
 import optimizers
 import step_cost
-from data import DEFAULTS, MAX_SIZE, make_data
+from data import MAX_SIZE, make_data
+from descent import batches
 from model import (
     criterion,
     forward,
@@ -150,7 +152,6 @@ def time_to_target(X, Y, batch_size, lr, target_loss, budget, seed=42, library=F
     library=True takes Step 4 with torch.optim.SGD instead. The loss is checked after the
     update counts in `checks` (default: check_points()), with the clock paused meanwhile.
     """
-    n = len(X)
     loss_at = mse_surface(X, Y)  # O(1) per check, whatever n is
     checks = iter(check_points() if checks is None else checks)
     next_check = next(checks)
@@ -161,16 +162,12 @@ def time_to_target(X, Y, batch_size, lr, target_loss, budget, seed=42, library=F
     updates, seconds = 0, 0.0
     started = time.perf_counter()
 
+    # descent.train's loop, without its record: a loss and a point kept at every update
+    # would be timed too (and, on a GPU, wait for every step).
     while True:  # every epoch; a check ends the run
-        if batch_size < n:
-            order = torch.randperm(n, generator=generator)
-            X_epoch, Y_epoch = X[order], Y[order]
-        else:
-            X_epoch, Y_epoch = X, Y
-        for first in range(0, n, batch_size):
+        for X_batch, Y_batch in batches(X, Y, batch_size, generator):
             # Steps 1 and 2: forward pass and loss, on this batch only.
-            loss = criterion(forward(X_epoch[first:first + batch_size], w, b),
-                             Y_epoch[first:first + batch_size])
+            loss = criterion(forward(X_batch, w, b), Y_batch)
             # Step 3: backward pass.
             loss.backward()
             if optimizer is None:
@@ -216,8 +213,8 @@ def closed_form_run(X, Y):
     return Run(True, time.perf_counter() - started, 0, loss, w, b)
 
 
-def benchmark_size(n, budget, repeats, seed=42, device="cpu", slope=DEFAULTS["slope"],
-                   noise=DEFAULTS["noise"], checks=None):
+def benchmark_size(n, budget, repeats, seed=42, device="cpu", slope=data.DEFAULTS["slope"],
+                   noise=data.DEFAULTS["noise"], checks=None):
     """Every method at one data size, `repeats` times with the methods taking turns (so a
     slow spell of the machine hits all of them alike). Returns one row per method.
     checks: the update counts a run checks its loss at (time_to_target's)."""
@@ -325,20 +322,6 @@ def _hand_sgd_steps(X, Y, steps):
     return (time.perf_counter() - started) / steps
 
 
-def _optim_sgd_steps(X, Y, steps):
-    w = torch.tensor(START[0], requires_grad=True)
-    b = torch.tensor(START[1], requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=1e-3)
-    started = time.perf_counter()
-    for i in range(steps):
-        optimizer.zero_grad()
-        loss = criterion(forward(X[i:i + 1], w, b), Y[i:i + 1])
-        loss.backward()
-        optimizer.step()
-        loss.item()
-    return (time.perf_counter() - started) / steps
-
-
 def _update_steps(X, Y, steps, update=None, optimizer_class=None, **hyperparams):
     """Seconds per step of one-sample descent, the update taken either by a hand-written
     update function of optimizers.py or by the torch.optim optimizer it reproduces; the
@@ -409,8 +392,9 @@ def promised_ratios(repeats, quick):
     with A and B run side by side."""
     steps = 500 if quick else 5000
     X, Y = make_data(n=steps)
-    hand, optim = _side_by_side(lambda: _hand_sgd_steps(X, Y, steps),
-                                lambda: _optim_sgd_steps(X, Y, steps), repeats)
+    hand, optim = _side_by_side(
+        lambda: _hand_sgd_steps(X, Y, steps),
+        lambda: _update_steps(X, Y, steps, optimizer_class=torch.optim.SGD, lr=1e-3), repeats)
     yield ("hand-written SGD step / torch.optim.SGD step", f"{hand * 1e6:.1f} us",
            f"{optim * 1e6:.1f} us", hand / optim, "at most 1", hand / optim <= 1)
 
@@ -529,38 +513,37 @@ TEST_ARGS = ["--sizes", "100", "--budget", "0.05", "--repeats", "1",
 SMALLEST_SIZE = 100
 
 
+# The knobs, {name: (type, interval, help)}, beside their defaults; --slope is the data's
+# (data.OPTIONS), --device and --out the shared ones (plumbing/options.py).
+OPTIONS = {
+    "sizes": (int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]", "data sizes n, one or more"),
+    "large": (bool, None, "also run n = 10,000,000"),
+    "budget": (float, "(0, 600]", "seconds of training each run may spend"),
+    "repeats": (int, "[1, 20]", "timed runs of every method (and of each cost ratio); the "
+                "median is shown, the spread decides the verdicts"),
+    "skip_ratios": (bool, None, "skip the last section, the promised cost ratios"),
+    "threads": (int, "[1, 1024]", "threads torch may use for one operation; 1 keeps the "
+                "verdicts steady when another program is busy"),
+    # Without noise the best loss is 0 and "within 1% of it" is never reached.
+    "noise": (float, "(0, 1e6]", "standard deviation of the Gaussian noise"),
+    "seed": (int, f"[0, {2**63 - 1}]", "seed of the data's noise and of the samples' order"),
+}
+SIZES = [100, 1_000, 10_000, 100_000, 1_000_000]  # --sizes, several at once
+DEFAULTS = {"large": False, "budget": 4.0, "repeats": 3, "skip_ratios": False, "threads": 1,
+            **{name: data.DEFAULTS[name] for name in ("slope", "noise", "seed")}}
+
+
 def main(argv=None):
-    import data
     from plumbing import options
 
     parser = options.Parser("Time and samples to 1% of the best fit, for each method, as n "
                             "grows.")
-    parser.add_argument("--sizes", nargs="+",
-                        type=options.number(int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]"),
-                        default=[100, 1_000, 10_000, 100_000, 1_000_000],
-                        help=f"data sizes n, from {SMALLEST_SIZE} to {MAX_SIZE:,}")
-    parser.add_argument("--large", action="store_true", help="also run n = 10,000,000")
-    parser.add_argument("--budget", type=options.number(float, "(0, 600]"), default=4.0,
-                        help="seconds of training each run may spend, above 0 up to 600")
-    parser.add_argument("--repeats", type=options.number(int, "[1, 20]"), default=3,
-                        help="timed runs of every method (and of each cost ratio), 1 to 20; the "
-                             "median is shown, the spread decides the verdicts")
-    parser.add_argument("--skip-ratios", action="store_true",
-                        help="skip the last section, the promised cost ratios")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                        help="where the data and parameters live")
-    parser.add_argument("--threads", type=options.number(int, "[1, 1024]"), default=1,
-                        help="threads torch may use for one operation; 1 keeps the "
-                             "verdicts steady when another program is busy")
-    options.add(parser, "slope", DEFAULTS["slope"], data.OPTIONS)
-    # Without noise the best loss is 0 and "within 1% of it" is never reached.
-    options.add(parser, "noise", DEFAULTS["noise"], data.OPTIONS, interval="(0, 1e6]")
-    options.add(parser, "seed", DEFAULTS["seed"], data.OPTIONS,
-                help="seed of the data's noise and of the samples' order")
+    options.add(parser, "sizes", SIZES, OPTIONS, nargs="+")
+    options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
+    options.add_device_arg(parser)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available here (use --device cpu)")
+    options.check_device(parser, args.device)
     sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
     # One thread by default: then every method runs on one core, and another program busy
     # on the other core slows them alike. With two threads on two cores, the big tensors'
@@ -574,10 +557,31 @@ def main(argv=None):
 
 
 def run_benchmark(args, sizes, out_dir):
-    """The benchmark itself, for main(), once the arguments are checked."""
+    """The benchmark itself, for main(), once the arguments are checked: the table, the
+    promised ratios, the figure and the CSV."""
     from plumbing import output
 
-    data = dict(seed=args.seed, device=args.device, slope=args.slope, noise=args.noise)
+    made = dict(seed=args.seed, device=args.device, slope=args.slope, noise=args.noise)
+    print_header(args)
+    # One untimed round on small data first: the first call of each code path pays one-off
+    # costs (library start-up, first allocations) that belong to no method.
+    benchmark_size(SMALLEST_SIZE, 0.05, 1, **made)
+    rows = []
+    for n in sizes:
+        size_rows = benchmark_size(n, args.budget, args.repeats, **made)
+        print_size(n, size_rows)
+        rows += size_rows
+    if not args.skip_ratios:
+        print_ratios(args.repeats, quick=max(sizes) < 10_000)
+    figures = draw(rows, args.budget)
+    # The table and its figure are put in place together, or neither is.
+    output.save_figures(out_dir, figures,
+                        files={"benchmark.csv": lambda path: write_csv(path, rows)})
+    output.show_figures(figures, args.show)
+
+
+def print_header(args):
+    """The machine, the data, and the table's head."""
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread{'' if args.threads == 1 else 's'} per operation, "
           f"device {args.device}", flush=True)
@@ -587,40 +591,36 @@ def run_benchmark(args, sizes, out_dir):
           f"repeat{'' if args.repeats == 1 else 's'}, the methods taking turns (budget "
           f"{args.budget:g} s per run; seconds exclude the loss checks):", flush=True)
     print(HEADER, flush=True)
-    # One untimed round on small data first: the first call of each code path pays one-off
-    # costs (library start-up, first allocations) that belong to no method.
-    benchmark_size(SMALLEST_SIZE, 0.05, 1, **data)
-    rows = []
-    for n in sizes:
-        size_rows = benchmark_size(n, args.budget, args.repeats, **data)
-        for row in size_rows:
-            print(format_row(row), flush=True)
-        times = {row["method"]: row["times"] for row in size_rows}
-        print(f"{'':>10} {verdict(n, times)}", flush=True)
-        warning = busy_warning(n, times)
-        if warning:
-            print(f"{'':>10} {warning}", flush=True)
-        rows += size_rows
 
-    if not args.skip_ratios:
-        print("\nthe project's cost promises, each a ratio of two timings measured side by "
-              f"side (median of {args.repeats}):", flush=True)
-        quick = max(sizes) < 10_000
-        for claim, first, second, ratio, promise, met in promised_ratios(args.repeats, quick):
-            if ratio is None:  # a promise that cannot be measured here: it says why
-                print(f"  {claim}: promised {promise}", flush=True)
-                continue
-            print(f"  {claim}: {first} / {second} = {ratio:.2f}; promised {promise}: "
-                  f"{'met' if met else 'NOT MET'}", flush=True)
 
+def print_size(n, size_rows):
+    """A size's rows, its verdict, and the busy machine's warning if there is one."""
+    for row in size_rows:
+        print(format_row(row), flush=True)
+    times = {row["method"]: row["times"] for row in size_rows}
+    print(f"{'':>10} {verdict(n, times)}", flush=True)
+    warning = busy_warning(n, times)
+    if warning:
+        print(f"{'':>10} {warning}", flush=True)
+
+
+def print_ratios(repeats, quick):
+    print("\nthe project's cost promises, each a ratio of two timings measured side by "
+          f"side (median of {repeats}):", flush=True)
+    for claim, first, second, ratio, promise, met in promised_ratios(repeats, quick):
+        if ratio is None:  # a promise that cannot be measured here: it says why
+            print(f"  {claim}: promised {promise}", flush=True)
+            continue
+        print(f"  {claim}: {first} / {second} = {ratio:.2f}; promised {promise}: "
+              f"{'met' if met else 'NOT MET'}", flush=True)
+
+
+def draw(rows, budget):
+    """{file name: figure}: each method's time to the target, as n grows."""
     from plots import benchmark as plots  # only now: matplotlib's backend has been chosen
 
     methods = ["closed form", *(label for label, _, _ in methods_for(MAX_SIZE))]
-    figures = {"benchmark.png": plots.plot_time_to_target(rows, args.budget, methods)}
-    # The table and its figure are put in place together, or neither is.
-    output.save_figures(out_dir, figures,
-                     files={"benchmark.csv": lambda path: write_csv(path, rows)})
-    output.show_figures(figures, args.show)
+    return {"benchmark.png": plots.plot_time_to_target(rows, budget, methods)}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import os
 import torch
 import torch.distributed as dist
 
-from descent import divergence_report, exit_on, print_summary, short
+from descent import divergence_report, exit_on, print_summary
+from lines import bound_rule, bound_warning, count, epoch_line
 from model import History, criterion, forward, largest_distance, least_squares, stability_bound
 
 TEST_ARGS = ["--workers", "2", "--epochs", "3"]
@@ -156,10 +157,6 @@ def full_data_loss(X, Y, w, b):
     return share.item()
 
 
-def epoch_line(epoch, loss, w, b):
-    return f"epoch {epoch:3d}: loss={loss:.6f} w={w:+.6f} b={b:+.6f}"
-
-
 def ddp_shards(n, workers):
     """(samples per worker, samples repeated) of DistributedSampler's padded shards."""
     each = math.ceil(n / workers)
@@ -168,13 +165,26 @@ def ddp_shards(n, workers):
 
 def run_workers(X, Y, workers, ddp=False, store=None, device="cpu", timeout=60, **settings):
     """Batch descent (train_data_parallel, or train_ddp with ddp=True) on `workers`
-    processes started here; returns rank 0's History. settings: the train function's."""
-    train = train_ddp if ddp else train_data_parallel
-    settings.setdefault("verbose", False)
-    from plumbing.workers import start_workers
+    processes started here, meeting at `store`; with no store, on this process as one
+    worker of torchrun's group. Either way rank 0's epoch lines are printed: as it goes
+    under torchrun, from its record once it is back here. Returns rank 0's History (None
+    on torchrun's other ranks). settings: the train function's."""
+    from plumbing.workers import join_group, start_workers
 
-    return start_workers(workers, _train_on, (train, X, Y, device, settings), store, device,
-                         timeout=timeout)
+    train = train_ddp if ddp else train_data_parallel
+    if store is None:
+        join_group(device, timeout=timeout)
+        try:
+            history = _train_on(train, X, Y, device, settings)
+        finally:
+            dist.destroy_process_group()
+        return history if os.environ["RANK"] == "0" else None
+    history = start_workers(workers, _train_on, (train, X, Y, device, {**settings,
+                            "verbose": False}), store, device, timeout=timeout)
+    per_epoch = (len(history.path) - 1) // len(history.epoch_losses)
+    for epoch, loss in enumerate(history.epoch_losses, start=1):
+        print(epoch_line(epoch, loss, *history.path[epoch * per_epoch]))
+    return history
 
 
 def _train_on(train, X, Y, device, settings):
@@ -182,155 +192,158 @@ def _train_on(train, X, Y, device, settings):
     return train(X.to(device), Y.to(device), **settings)
 
 
-# The command.
+# The command. The knobs, {name: (type, interval, help)}, beside their defaults; --lr,
+# --epochs, --w0 and --b0 are the shared ones (plumbing/options.py), the data's are
+# data.OPTIONS'. parallel_costs.py takes --port and --timeout from here.
+OPTIONS = {
+    "workers": (int, "[1, 64]", "worker processes to start on this machine, at most the "
+                "number of samples; by default 3 (under torchrun, the launcher's)"),
+    "port": (int, "[0, 65535]", "the workers' meeting port on 127.0.0.1 (0: a free one)"),
+    "timeout": (float, "[1, 3600]", "seconds a worker waits for the others before the run "
+                "ends (one stopped or stuck)"),
+    "batch_size": (int, "[1, inf)", "samples per step, split across the workers; by default "
+                   "all of them, batch descent"),
+    "order_seed": (int, f"[0, {2**63 - 1}]",
+                   "seed of the per-epoch shuffling, with --batch-size or --ddp"),
+    "ddp": (bool, None, "the everyday form: nn.Linear in DistributedDataParallel, "
+            "torch.optim.SGD and a DistributedSampler (batch descent only)"),
+    "weights": (str, list(WEIGHTINGS), "how each worker's loss is weighted before the "
+                "gradients are added up: by-share (batch descent) or none (a mistake)"),
+    "device": (str, ["cpu", "cuda"], "cpu (gloo) or cuda (NCCL, one GPU per worker)"),
+}
+DEFAULTS = {"lr": 0.1, "epochs": 20, "w0": -10.0, "b0": -20.0, "workers": None, "port": 0,
+            "timeout": 60, "batch_size": None, "order_seed": 42, "ddp": False,
+            "weights": "by-share", "device": "cpu"}
 
-def main(argv=None):
-    import data
-    from plumbing import options, output
-    from plumbing.workers import WorkerFailed, join_group, meeting_point
 
-    parser = options.Parser("Batch gradient descent across worker processes: each holds a "
-                            "shard of the samples, and an all-reduce sums their gradients.")
-    options.add_training_args(parser, data, lr=0.1, epochs=20)
-    add_worker_args(parser, options)
-    options.add(parser, "batch_size", None, shown="all of them, batch descent",
-                help="samples per step, split across the workers")
-    options.add(parser, "order_seed", 42, help="seed of the per-epoch shuffling, with "
-                "--batch-size or --ddp")
-    parser.add_argument("--ddp", action="store_true",
-                        help="the everyday form: nn.Linear in DistributedDataParallel, "
-                             "torch.optim.SGD and a DistributedSampler (batch descent only)")
-    parser.add_argument("--weights", choices=list(WEIGHTINGS), default="by-share",
-                        help="how each worker's loss is weighted before the gradients are "
-                             "added up: by-share (batch descent) or none (a mistake)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                        help="cpu (gloo) or cuda (NCCL, one GPU per worker)")
-    args, out_dir = options.parse(parser, argv)
-    launched = "RANK" in os.environ  # started by torchrun: this process is one worker
-    plain = args.weights == "by-share"  # the lesson's own weighting
+def check(parser, args, n, launched):
+    """Refuse, in one line, the settings that cannot run together. Returns (workers, batch
+    size)."""
     if launched and (args.workers is not None or args.port):
         parser.error("--workers and --port start workers here; under torchrun, the "
                      "launcher's options set them")
     workers = int(os.environ["WORLD_SIZE"]) if launched else args.workers or 3
     # A GPU for each worker on this machine (under torchrun, the ones this node starts).
-    check_device(parser, args.device, int(os.environ.get("LOCAL_WORLD_SIZE", workers)))
-
-    X, Y, source = data.load_data(parser, args)
-    if workers > len(X):
-        parser.error(f"--workers {workers} is more than the {len(X)} samples: a worker "
-                     "would hold none")
+    here = int(os.environ.get("LOCAL_WORLD_SIZE", workers))
+    if args.device == "cuda" and torch.cuda.device_count() < here:
+        parser.error(f"--device cuda needs a GPU for each of the {here} workers; this "
+                     f"machine has {torch.cuda.device_count()}")
+    if workers > n:
+        parser.error(f"--workers {workers} is more than the {n} samples: a worker would hold "
+                     "none")
     if args.ddp and args.batch_size is not None:
         parser.error("--ddp runs batch descent (each worker's whole shard a step); leave out "
                      "--batch-size")
-    if args.ddp and not plain:
+    if args.ddp and args.weights != "by-share":
         parser.error("--weights is for the hand-written loop; DDP weights by itself (a "
                      "plain mean)")
-    batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
+    return workers, n if args.batch_size is None else min(args.batch_size, n)
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+    from plumbing.workers import WorkerFailed, meeting_point
+
+    parser = options.Parser("Batch gradient descent across worker processes: each holds a "
+                            "shard of the samples, and an all-reduce sums their gradients.")
+    options.add_settings(parser, DEFAULTS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    launched = "RANK" in os.environ  # started by torchrun: this process is one worker
+    X, Y, source = data.load_data(parser, args)
+    workers, batch_size = check(parser, args, len(X), launched)
     options.check_work(parser, args.epochs, len(X), batch_size)
-    settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0, seed=args.order_seed)
-    if not args.ddp:
-        settings.update(batch_size=batch_size, weigh=WEIGHTINGS[args.weights])
-    rank0 = not launched or os.environ["RANK"] == "0"
-    if not launched:  # the meeting point, taken before any work
-        try:
-            store = meeting_point(args.port, args.timeout)
-        except OSError as error:
-            parser.error(f"--port {args.port}: {error}")
-    bound = stability_bound(X, batch_size)
-    rule = ("batch descent" if batch_size == len(X) else
-            f"plain descent on the worst batch of {batch_size} samples")
-    if not plain:  # another gradient than the batch's: no bound known
-        bound, rule = None, f"descent on losses weighted by {args.weights}"
-    if rank0:
-        print(f"data: {source}")
-        print(run_header(args, workers, len(X), batch_size), flush=True)
-        if bound is not None and args.lr >= bound:
-            print(f"warning: lr={args.lr:g} is at or above the stability bound "
-                  f"{short(bound)} of {rule}; the loss may blow up", flush=True)
+    try:  # the meeting point, taken before any work
+        store = None if launched else meeting_point(args.port, args.timeout)
+    except OSError as error:
+        parser.error(f"--port {args.port}: {error}")
+    bound, rule = bound_of(X, batch_size, args.weights)
+    if os.environ.get("RANK", "0") == "0":
+        print_header(source, args, workers, len(X), batch_size, bound, rule)
 
-    if launched:
-        join_group(args.device, timeout=args.timeout)
-        try:
-            train = train_ddp if args.ddp else train_data_parallel
-            history = _train_on(train, X, Y, args.device, settings)
-        finally:
-            dist.destroy_process_group()
-        if not rank0:
-            return
-    else:
-        try:
-            history = run_workers(X, Y, workers, args.ddp, store, args.device, args.timeout,
-                                  **settings)
-        except WorkerFailed as failure:
-            parser.exit(1, f"{parser.prog}: error: {failure}\n")
-        # The epoch lines rank 0 would have printed, printed here from its record.
-        per_epoch = (len(history.path) - 1) // len(history.epoch_losses)
-        for epoch, loss in enumerate(history.epoch_losses, start=1):
-            print(epoch_line(epoch, loss, *history.path[epoch * per_epoch]))
-    # The divergence check reads the full-data loss at each epoch's start.
-    history.step_losses = history.epoch_losses
+    try:
+        history = run_workers(X, Y, workers, args.ddp, store, args.device, args.timeout,
+                              **settings_of(args, batch_size))
+    except WorkerFailed as failure:
+        parser.exit(1, f"{parser.prog}: error: {failure}\n")
+    if history is None:  # another rank than 0, under torchrun: rank 0 prints and draws
+        return
+    history.step_losses = history.epoch_losses  # what the divergence check reads
     diverged = divergence_report(history, 1, args.lr, bound, rule)
-
-    from plots import data_parallel as plots  # only now: matplotlib's backend has been chosen
-
     reference = single_process_path(X, Y, args, batch_size)
     if diverged is None:  # a diverged run's figure shows its climb; its one line ends it
         print_summary(X, Y, history)
-        distance = largest_distance(history.path, reference.path)
-        print(f"{reference.name} on one process ends at w={reference.w:+.6f} "
-              f"b={reference.b:+.6f}; the largest distance between the two paths: "
-              f"{distance:.1e}")
-    label = (("DDP" if args.ddp else "batch GD") if batch_size == len(X) else
-             f"mini-batch {batch_size}") + f" on {workers} workers, lr={args.lr:g}" + \
-        ("" if plain else f", weights {args.weights}")
-    name = ("data_parallel" + (f"_ddp{workers}" if args.ddp else "") +
-            ("" if plain else f"_weights-{args.weights}{workers}") +
-            ("" if batch_size == len(X) else f"_minibatch{batch_size}") + "_loss.png")
-    figures = {name: plots.plot_run(X, Y, history, reference, label, least_squares(X, Y)[2])}
-    if not args.ddp and plain and batch_size == len(X):
-        figures["data_parallel_shards.png"] = plots.plot_shards(
-            X, Y, workers, args.w0, args.b0, shard_bounds)
+        print_distance(history, reference)
+    figures = draw(X, Y, history, reference, args, workers, batch_size)
     output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
     exit_on(parser, diverged)
     output.show_figures(figures, args.show)
 
 
-def add_worker_args(parser, options):
-    """--workers and --port, this script's and parallel_costs.py's."""
-    parser.add_argument("--workers", type=options.number(int, "[1, 64]"), default=None,
-                        help="worker processes to start on this machine, 1 to 64 and at most "
-                             "the number of samples (default: 3; in parallel_costs.py, the "
-                             "largest count timed, default 2; under torchrun, the launcher's)")
-    parser.add_argument("--port", type=options.number(int, "[0, 65535]"), default=0,
-                        help="the workers' meeting port on 127.0.0.1, 0 to 65,535; 0 takes a "
-                             "free one")
-    parser.add_argument("--timeout", type=options.number(float, "[1, 3600]"), default=60,
-                        help="seconds a worker waits for the others before the run ends (one "
-                             "stopped or stuck), 1 to 3,600")
+def bound_of(X, batch_size, weights):
+    """(stability bound, whose) of the run: None where the losses are weighted otherwise
+    than by share, a gradient other than the batch's, with no bound known."""
+    if weights != "by-share":
+        return None, f"descent on losses weighted by {weights}"
+    return stability_bound(X, batch_size), bound_rule(batch_size, len(X))
 
 
-def check_device(parser, device, workers):
-    if device == "cuda" and torch.cuda.device_count() < workers:
-        parser.error(f"--device cuda needs a GPU for each of the {workers} workers; this "
-                     f"machine has {torch.cuda.device_count()}")
+def settings_of(args, batch_size):
+    """The train function's settings: train_data_parallel's, or train_ddp's with --ddp."""
+    settings = dict(lr=args.lr, epochs=args.epochs, w0=args.w0, b0=args.b0, seed=args.order_seed)
+    if not args.ddp:
+        settings.update(batch_size=batch_size, weigh=WEIGHTINGS[args.weights])
+    return settings
 
 
-def run_header(args, workers, n, batch_size):
-    """The line that says what runs: which descent, on how many workers, split how."""
+def print_header(source, args, workers, n, batch_size, bound, rule):
+    """The data, what runs (which descent, on how many workers, split how) and, where the
+    step size is at or above the stability bound, the warning."""
     processes = f"{workers} worker process{'' if workers == 1 else 'es'}"
     settings = f"lr={args.lr:g} epochs={args.epochs} start w={args.w0:g} b={args.b0:g}"
     if args.ddp:
         each, repeated = ddp_shards(n, workers)
-        padding = f", {repeated} sample{'' if repeated == 1 else 's'} repeated" if repeated else ""
-        return (f"batch gradient descent with DistributedDataParallel on {processes} "
-                f"(DistributedSampler's shards: {each} samples each{padding}): {settings}")
-    sizes = ", ".join(str(last - first) for first, last in
-                      (shard_bounds(batch_size, rank, workers) for rank in range(workers)))
-    kind = ("batch gradient descent" if batch_size == n else
-            f"mini-batch gradient descent, batches of {batch_size} shuffled with order "
-            f"seed {args.order_seed},")
-    weights = "" if args.weights == "by-share" else f", losses weighted by {args.weights}"
-    return f"{kind} on {processes} (each step's samples split {sizes}{weights}): {settings}"
+        padding = f", {count(repeated, 'sample')} repeated" if repeated else ""
+        run = (f"batch gradient descent with DistributedDataParallel on {processes} "
+               f"(DistributedSampler's shards: {each} samples each{padding}): {settings}")
+    else:
+        sizes = ", ".join(str(last - first) for first, last in
+                          (shard_bounds(batch_size, rank, workers) for rank in range(workers)))
+        kind = ("batch gradient descent" if batch_size == n else
+                f"mini-batch gradient descent, batches of {batch_size} shuffled with order "
+                f"seed {args.order_seed},")
+        weights = "" if args.weights == "by-share" else f", losses weighted by {args.weights}"
+        run = f"{kind} on {processes} (each step's samples split {sizes}{weights}): {settings}"
+    print(f"data: {source}")
+    print(run, flush=True)
+    if bound is not None and args.lr >= bound:
+        print(bound_warning("lr", args.lr, bound, rule), flush=True)
+
+
+def print_distance(history, reference):
+    distance = largest_distance(history.path, reference.path)
+    print(f"{reference.name} on one process ends at w={reference.w:+.6f} b={reference.b:+.6f}; "
+          f"the largest distance between the two paths: {distance:.1e}")
+
+
+def draw(X, Y, history, reference, args, workers, batch_size):
+    """{file name: figure}: the run's loss and its distance from one process's path, and
+    with batch descent by share, the shards."""
+    from plots import data_parallel as plots  # only now: matplotlib's backend has been chosen
+
+    plain, batch = args.weights == "by-share", batch_size == len(X)
+    label = (("DDP" if args.ddp else "batch GD") if batch else f"mini-batch {batch_size}") + \
+        f" on {workers} workers, lr={args.lr:g}" + ("" if plain else f", weights {args.weights}")
+    name = ("data_parallel" + (f"_ddp{workers}" if args.ddp else "") +
+            ("" if plain else f"_weights-{args.weights}{workers}") +
+            ("" if batch else f"_minibatch{batch_size}") + "_loss.png")
+    figures = {name: plots.plot_run(X, Y, history, reference, label, least_squares(X, Y)[2])}
+    if not args.ddp and plain and batch:
+        figures["data_parallel_shards.png"] = plots.plot_shards(
+            X, Y, workers, args.w0, args.b0, shard_bounds)
+    return figures
 
 
 def single_process_path(X, Y, args, batch_size):

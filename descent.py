@@ -78,18 +78,9 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
             history.epoch_losses.append(criterion(forward(X, w, b), Y).item())
         if schedule is not None:
             hyperparams = {**hyperparams, "lr": schedule(epoch - 1)}
-        if replacement:
-            order = torch.randint(n, (n,), generator=generator)
-            X_epoch, Y_epoch = X[order], Y[order]
-        elif batch_size < n and shuffle:
-            order = torch.randperm(n, generator=generator)
-            X_epoch, Y_epoch = X[order], Y[order]
-        else:
-            X_epoch, Y_epoch = X, Y
-        for first in range(0, n, batch_size):
+        for X_batch, Y_batch in batches(X, Y, batch_size, generator, shuffle, replacement):
             # Step 1: forward pass, and Step 2: the loss, on this batch.
-            loss = criterion(forward(X_epoch[first:first + batch_size], w, b),
-                             Y_epoch[first:first + batch_size])
+            loss = criterion(forward(X_batch, w, b), Y_batch)
             # Step 3: backward pass: autograd fills w.grad and b.grad.
             loss.backward()
             # Step 4: the update, by the rule handed in.
@@ -105,6 +96,23 @@ def train(X, Y, update, hyperparams, epochs=20, batch_size=None, shuffle=True, s
             print(epoch_line(epoch, history.epoch_losses[-1], w.item(), b.item(),
                              None if schedule is None else hyperparams["lr"]))
     return history
+
+
+def batches(X, Y, batch_size, generator, shuffle=True, replacement=False):
+    """One epoch's batches (X_batch, Y_batch) of `batch_size` samples (the last may have
+    fewer). With replacement=True, n samples drawn at random from `generator`; otherwise
+    every sample once, in a fresh order drawn from `generator` where the batches are
+    smaller than n and shuffle is True, in the stored order where not."""
+    n = len(X)
+    if replacement:
+        order = torch.randint(n, (n,), generator=generator)
+    elif batch_size < n and shuffle:
+        order = torch.randperm(n, generator=generator)
+    else:
+        order = None
+    X_epoch, Y_epoch = (X, Y) if order is None else (X[order], Y[order])
+    for first in range(0, n, batch_size):
+        yield X_epoch[first:first + batch_size], Y_epoch[first:first + batch_size]
 
 
 def train_cells(X, Y, update, hyperparams, epochs, batch_size=None, sampling="reshuffle",

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from descent import divergence_report, exit_on, has_diverged, short
+from descent import divergence_report, exit_on, has_diverged
+from lines import bound_rule, bound_warning, count
 from model import (
     History,
     criterion,
@@ -203,6 +204,27 @@ def cost_per_update(batch_size, updates, repeats):
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
+# The knobs, {name: (type, interval, help)}, beside their defaults; --batch-size, --lr and
+# --order-seed are the shared ones (plumbing/options.py), the data's are data.OPTIONS'.
+OPTIONS = {
+    "epochs": (int, "[1, 1000]", "passes over the data"),
+    "no_shuffle": (bool, None, "visit the samples in their stored order, as the tutorial does"),
+    "randperm_order": (bool, None, "rungs 1 to 4 visit the samples as train_sgd.py does (a "
+                       "torch.randperm each epoch), not in the DataLoader's order"),
+    "cost_updates": (int, "[1, 10_000]", "updates each rung is timed for, per repeat"),
+    "cost_repeats": (int, "[1, 100]", "repeats of the cost measurement (the median is printed)"),
+}
+DEFAULTS = {"batch_size": 1, "epochs": 20, "lr": 0.01, "no_shuffle": False, "order_seed": 42,
+            "randperm_order": False, "cost_updates": 200, "cost_repeats": 5}
+
+
+def check(parser, args):
+    """Refuse the settings that contradict each other, in one line."""
+    if args.randperm_order and args.no_shuffle:
+        parser.error("--randperm-order and --no-shuffle: the samples are either shuffled "
+                     "or in order")
+
+
 def main(argv=None):
     import data
     from plumbing import options, output
@@ -210,100 +232,101 @@ def main(argv=None):
     parser = options.Parser("The tutorial's descent written five ways, from NumPy to "
                             "nn.Linear with a DataLoader: the same path every time, and what "
                             "each costs.")
-    options.add(parser, "batch_size", 1)
-    options.add(parser, "epochs", 20, interval="[1, 1000]")
-    options.add(parser, "lr", 0.01)
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="visit the samples in their stored order, as the tutorial does")
-    options.add(parser, "order_seed", 42)
-    parser.add_argument("--randperm-order", action="store_true",
-                        help="rungs 1 to 4 visit the samples as train_sgd.py does (a "
-                             "torch.randperm each epoch), not in the DataLoader's order")
-    parser.add_argument("--cost-updates", type=options.number(int, "[1, 10_000]"),
-                        default=200, help="updates each rung is timed for, per repeat")
-    parser.add_argument("--cost-repeats", type=options.number(int, "[1, 100]"), default=5,
-                        help="repeats of the cost measurement (the median is printed)")
+    options.add_settings(parser, DEFAULTS, OPTIONS)
     options.add_data_args(parser, data)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
-    if args.randperm_order and args.no_shuffle:
-        parser.error("--randperm-order and --no-shuffle: the samples are either shuffled "
-                     "or in order")
+    check(parser, args)
     X, Y, source = data.load_data(parser, args)
-    n = len(X)
-    batch_size = min(args.batch_size, n)
-    options.check_work(parser, args.epochs, n, batch_size)
+    batch_size = min(args.batch_size, len(X))
+    options.check_work(parser, args.epochs, len(X), batch_size)
 
-    shuffle = not args.no_shuffle
+    print(f"data: {source}")
+    print_header(args, batch_size)
+    bound, rule = stability_bound(X, batch_size), bound_rule(batch_size, len(X))
+    if args.lr >= bound:
+        print(bound_warning("lr", args.lr, bound, rule), flush=True)
+    paths, reference, diverged = run_rungs(X, Y, args, batch_size, bound, rule)
+    if diverged is not None:  # drawn, then one line: its climb is the lesson
+        output.save_figures(out_dir, draw(X, Y, paths, reference, args, diverged=True))
+        exit_on(parser, diverged)
+    print_finals(paths, reference)
+    print_orders(len(X), args.order_seed)
+    print_costs(args.cost_updates, args.cost_repeats)
+    figures = draw(X, Y, paths, reference, args)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
+
+
+def print_header(args, batch_size):
+    """What runs: the epochs, the batches, the step, the start and the samples' order."""
+    order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
+    print(f"{count(args.epochs, 'epoch')} on batches of {batch_size}, lr={args.lr:g}, from "
+          f"w=-10 b=-20, samples {order}; rungs 1 to 4 in the order "
+          + ("train_sgd.py draws (torch.randperm)" if args.randperm_order else
+             "rung 5's DataLoader visits, worked out by hand"))
+
+
+def run_rungs(X, Y, args, batch_size, bound, rule):
+    """Every rung's path, the tutorial's (rung 2) first: (paths, rung 2's path, the
+    divergence line or None). A run that diverges is cut, every rung's, at the end of the
+    epoch it diverged in."""
+    n, shuffle = len(X), not args.no_shuffle
     if args.randperm_order:  # train_sgd.py's order: rung 5's DataLoader keeps its own
         orders = epoch_orders(n, args.epochs, seed=args.order_seed)
     else:  # the order rung 5's DataLoader will visit, worked out by hand
         orders = loader_orders(n, args.epochs, shuffle, args.order_seed)
-    order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
-    print(f"data: {source}")
-    print(f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on batches of {batch_size}, "
-          f"lr={args.lr:g}, from w=-10 b=-20, samples {order}; rungs 1 to 4 in the order "
-          + ("train_sgd.py draws (torch.randperm)" if args.randperm_order else
-             "rung 5's DataLoader visits, worked out by hand"))
-    bound = stability_bound(X, batch_size)
-    rule = ("plain descent on single samples" if batch_size == 1 else
-            "batch descent" if batch_size == n else
-            f"plain descent on the worst batch of {batch_size} samples")
-    if args.lr >= bound:
-        print(f"warning: lr={args.lr:g} is at or above the stability bound {short(bound)} "
-              f"of {rule}; the loss may blow up", flush=True)
-    # The tutorial's rung first: a step size that diverges is drawn, then ends the run in
-    # one line, with no table of costs.
     reference = rung2_tutorial(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
     losses = full_loss_along(X, Y, reference).tolist()
     per_epoch = -(-n // batch_size)
     diverged = divergence_report(History([losses[0]], losses[1:], reference), per_epoch,
                                  args.lr, bound, rule)
-    if diverged is not None:  # every rung up to the end of the epoch it diverged in
+    if diverged is not None:
         epochs = -(-next(k for k, loss in enumerate(losses) if has_diverged(loss, losses[0]))
                    // per_epoch)
         orders, reference = orders[:epochs], reference[:epochs * per_epoch + 1]
     paths = {name: reference if rung is rung2_tutorial else
              run_rung(rung, X, Y, args.lr, orders, batch_size, shuffle, args.order_seed)
              for name, rung in RUNGS.items()}
-    if diverged is not None:
-        from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
+    return paths, reference, diverged
 
-        figures = {"everyday_pytorch.png": drawing.plot_rungs(X, Y, paths, reference,
-                                                              diverged=True)}
-        output.save_figures(out_dir, figures)  # its climb is the lesson
-        exit_on(parser, diverged)
+
+def print_finals(paths, reference):
     for name, path in paths.items():
         w, b = path[-1]
         print(f"rung {name:37} final w={w:+.6f} b={b:+.6f}; largest distance from rung 2 "
               f"along the path: {largest_distance(path, reference):.1e}")
 
+
+def print_orders(n, seed):
+    """The first samples of two epochs in train_sgd.py's order, the DataLoader's, and the
+    DataLoader's worked out by hand."""
     shown = min(8, n)
-    print(f"the first {shown} samples of epochs 1 and 2, with generators seeded "
-          f"{args.order_seed}:")
-    for label, pair in [("torch.randperm (train_sgd.py)", epoch_orders(n, 2, True,
-                                                                      args.order_seed)),
-                        ("DataLoader(shuffle=True)", dataloader_orders(n, 2, args.order_seed)),
-                        ("by hand: int64, randperm, randperm",
-                         loader_orders(n, 2, True, args.order_seed))]:
+    print(f"the first {shown} samples of epochs 1 and 2, with generators seeded {seed}:")
+    for label, pair in [("torch.randperm (train_sgd.py)", epoch_orders(n, 2, True, seed)),
+                        ("DataLoader(shuffle=True)", dataloader_orders(n, 2, seed)),
+                        ("by hand: int64, randperm, randperm", loader_orders(n, 2, True, seed))]:
         print(f"  {label:35} " + " | ".join(
             " ".join(f"{i:2d}" for i in epoch[:shown].tolist()) for epoch in pair))
 
-    costs = {size: cost_per_update(size, args.cost_updates, args.cost_repeats)
-             for size in (1, 1024)}
-    print(f"cost per update, the rungs taking turns (median of {args.cost_repeats}, each "
-          f"over one epoch of {args.cost_updates} batches):")
+
+def print_costs(updates, repeats):
+    """The table of each rung's cost per update, on single samples and batches of 1024."""
+    costs = {size: cost_per_update(size, updates, repeats) for size in (1, 1024)}
+    print(f"cost per update, the rungs taking turns (median of {repeats}, each over one epoch "
+          f"of {updates} batches):")
     print(f"  {'rung':37} {'B=1':>10} {'B=1024':>10}")
     for name in RUNGS:
         print(f"  {name:37} {costs[1][name]:7.1f} us {costs[1024][name]:7.1f} us")
 
+
+def draw(X, Y, paths, reference, args, diverged=False):
+    """{file name: figure}: the rungs' paths on the loss surface."""
     from plots import everyday_pytorch as drawing  # only now: the backend has been chosen
 
     name = "everyday_pytorch_randperm_order.png" if args.randperm_order else \
         "everyday_pytorch.png"
-    figures = {name: drawing.plot_rungs(X, Y, paths, reference)}
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
+    return {name: drawing.plot_rungs(X, Y, paths, reference, diverged=diverged)}
 
 
 if __name__ == "__main__":

@@ -50,3 +50,13 @@ def divergence_line(where, loss, lr, bound, rule):
         cause = (f"step size {lr:g} is inside the stability bound {short(bound)} of {rule}, so "
                  "the float32 arithmetic overflowed: try a start (w0, b0) nearer 0")
     return f"diverged at {where}: loss {loss:.3g}; {cause}"
+
+
+def bound_rule(batch_size, n):
+    """Whose stability bound plain descent on batches of `batch_size` of n samples keeps:
+    the `rule` of bound_warning and divergence_line."""
+    if batch_size == 1:
+        return "plain descent on single samples"
+    if batch_size >= n:
+        return "batch descent"
+    return f"plain descent on the worst batch of {batch_size} samples"

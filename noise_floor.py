@@ -80,6 +80,35 @@ def running_average(path, first):
     return np.cumsum(tail, axis=0) / np.arange(1, len(tail) + 1)[:, None]
 
 
+# The knobs, {name: (type, interval, help)}, beside their defaults; the data's are
+# data.OPTIONS'.
+OPTIONS = {
+    "repeats": (int, "[1, 100]", "runs per step size, all at once"),
+    "settle": (int, "[0, 5000]", "updates each run takes to settle before it is measured"),
+    "measure": (int, "[1, 5000]", "updates measured, after settling"),
+    "lr": (float, "(0, inf)", "step size the schedules start from"),
+    "epochs": (int, "[2, 1000]", "epochs of the schedules' runs"),
+    "average_from": (int, "[1, inf)", "epoch the averaged run starts averaging, by default "
+                     "half way"),
+    "order_seed": (int, f"[0, {2**63 - 1}]", "seed of the sample orders of every run"),
+}
+DEFAULTS = {"repeats": 50, "settle": 1000, "measure": 1000, "lr": 0.01, "epochs": 100,
+            "average_from": None, "order_seed": 42}
+
+
+def check(parser, args, X):
+    """Refuse, in one line, averaging past the last epoch and a step size at which the
+    single-sample runs would diverge. Returns the epoch the averaging starts."""
+    average_from = args.average_from or args.epochs // 2 + 1
+    if average_from > args.epochs:
+        parser.error(f"--average-from {average_from} is past the last epoch, {args.epochs}")
+    bound = stability_bound(X, 1)
+    if args.lr >= bound:
+        parser.error(f"--lr {args.lr:g} is at or above the stability bound {short(bound)} "
+                     "of plain descent on single samples: the runs would diverge")
+    return average_from
+
+
 def main(argv=None):
     import data
     from plumbing import options, output
@@ -87,43 +116,32 @@ def main(argv=None):
     parser = options.Parser("SGD's noise floor, measured against the prediction "
                             "lr * tr(H) * L* / (2B), and the schedules and averaging that "
                             "cure it.")
-    parser.add_argument("--repeats", type=options.number(int, "[1, 100]"), default=50,
-                        help="runs per step size, all at once, 1 to 100")
-    parser.add_argument("--settle", type=options.number(int, "[0, 5000]"), default=1000,
-                        help="updates each run takes to settle before it is measured, 0 to "
-                             "5,000")
-    parser.add_argument("--measure", type=options.number(int, "[1, 5000]"), default=1000,
-                        help="updates measured, after settling, 1 to 5,000")
-    options.add(parser, "lr", 0.01, help="step size the schedules start from")
-    options.add(parser, "epochs", 100, interval="[2, 1000]",
-                help="epochs of the schedules' runs (and at most "
-                     f"{options.MAX_UPDATES:,} updates)")
-    parser.add_argument("--average-from", type=options.number(int, "[1, inf)"), default=None,
-                        metavar="E", help="epoch the averaged run starts averaging "
-                        "(default: half way)")
-    options.add(parser, "order_seed", 42, help="seed of the sample orders of every run")
+    options.add_settings(parser, DEFAULTS, OPTIONS)
     options.add_data_args(parser, data)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
-    average_from = args.average_from or args.epochs // 2 + 1
-    if average_from > args.epochs:
-        parser.error(f"--average-from {average_from} is past the last epoch, {args.epochs}")
     X, Y, source = data.load_data(parser, args)
-    n = len(X)
-    options.check_work(parser, args.epochs, n, 1)
-    bound = stability_bound(X, 1)
-    if args.lr >= bound:
-        parser.error(f"--lr {args.lr:g} is at or above the stability bound {short(bound)} "
-                     "of plain descent on single samples: the runs would diverge")
-    batch_sizes = [size for size in BATCH_SIZES if size < n]
+    options.check_work(parser, args.epochs, len(X), 1)
+    average_from = check(parser, args, X)
     # Tiny tensors: one thread is faster than two here, and gives the same numbers.
     torch.set_num_threads(1)
 
-    ls_w, ls_b, ls_loss = least_squares(X, Y)
-    trace = hessian(X).trace().item()
     print(f"data: {source}")
+    print_header(X, Y, args)
+    floors = print_floors(X, Y, args)
+    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, None, seed=args.order_seed)
+    averaged = running_average(runs["constant"], (average_from - 1) * len(X) + 1)
+    print_cures(X, Y, runs, averaged, args, average_from)
+    figures = draw(X, Y, floors, runs, averaged, args, average_from)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
+
+
+def print_header(X, Y, args):
+    """The least-squares fit, the prediction, how the floor is measured, the table's head."""
+    ls_w, ls_b, ls_loss = least_squares(X, Y)
     print(f"least squares: w={ls_w:+.6f} b={ls_b:+.6f} loss L*={ls_loss:.6f}; "
-          f"Hessian trace tr(H)={trace:.4f}")
+          f"Hessian trace tr(H)={hessian(X).trace().item():.4f}")
     print("predicted floor: lr * tr(H) * L* / (2B), the full-data loss above L* once SGD "
           "has settled")
     print(f"measured: {args.repeats} runs per step size from least squares, "
@@ -131,9 +149,14 @@ def main(argv=None):
           "(and over the ends of epochs among them)")
     print(f"{'sampling':11} {'B':>3} {'lr':>6} {'predicted':>10} {'every update':>12} "
           f"{'ratio':>6} {'epoch ends':>11} {'ratio':>6}")
+
+
+def print_floors(X, Y, args):
+    """Measure the floor of every sampling, batch size and step size, printing each row as
+    it is measured; returns {(sampling, batch size): the floors over every update}."""
     floors = {}
     for sampling in SAMPLINGS:
-        for batch_size in batch_sizes:
+        for batch_size in [size for size in BATCH_SIZES if size < len(X)]:
             every, at_ends = measured_floors(X, Y, STEP_SIZES, batch_size, sampling,
                                              args.repeats, args.settle, args.measure,
                                              seed=args.order_seed)
@@ -143,11 +166,13 @@ def main(argv=None):
                 print(f"{sampling:11} {batch_size:3d} {lr:6g} {predicted:10.3e} "
                       f"{measured:12.3e} {measured / predicted:6.2f} {ended:11.3e} "
                       f"{ended / predicted:6.2f}", flush=True)
+    return floors
 
-    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, None, seed=args.order_seed)
-    first = (average_from - 1) * n + 1
-    averaged = running_average(runs["constant"], first)
-    last = min(10, args.epochs)
+
+def print_cures(X, Y, runs, averaged, args, average_from):
+    """Where each schedule's run, and the averaged one, ended, and how far above L*."""
+    n, last = len(X), min(10, args.epochs)
+    ls_loss = least_squares(X, Y)[2]
     print(f"the cures, from w=-10 b=-20 at lr {args.lr:g} on single samples, reshuffled, "
           f"{args.epochs} epochs, every run on the same sample order ({schedule_options_text()}); "
           f"the loss above L* at the last point, and its median over the last {last} epoch "
@@ -160,18 +185,19 @@ def main(argv=None):
         print(f"  {name:32} w={w:+.6f} b={b:+.6f} above L*: {excess[-1]:.2e}, "
               f"median {np.median(excess):.2e}")
 
+
+def draw(X, Y, floors, runs, averaged, args, average_from):
+    """{file name: figure}: the floors against the prediction, and the cures."""
     from plots import noise_floor as drawing  # only now: matplotlib's backend has been chosen
 
-    figures = {
+    return {
         "noise_floor.png": drawing.plot_noise_floor(
             STEP_SIZES, floors, lambda lr, size: predicted_floor(X, Y, lr, size)),
         "schedules.png": drawing.plot_schedules(
             X, Y, runs, {name: [at(epoch) for epoch in range(args.epochs)]
                          for name, at in schedule_step_sizes(args.lr, args.epochs).items()},
-            averaged, average_from, n, predicted_floor(X, Y, args.lr, 1)),
+            averaged, average_from, len(X), predicted_floor(X, Y, args.lr, 1)),
     }
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
 
 
 def schedule_options_text():

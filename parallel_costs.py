@@ -21,7 +21,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from data_parallel import add_worker_args, shard_bounds
+import data_parallel
+from data_parallel import shard_bounds
 from model import criterion, forward
 
 TEST_ARGS = ["--costs-up-to", "100000"]
@@ -136,6 +137,19 @@ def crossover(workers, per_sample, latency):
     return latency / (per_sample * (1 - 1 / workers))
 
 
+# The knobs, {name: (type, interval, help)}, beside their defaults; --port and --timeout
+# are data_parallel.py's.
+OPTIONS = {
+    "workers": (int, "[1, 64]", "the largest number of worker processes timed"),
+    "costs_up_to": (int, "[100_000, 10_000_000]", "the largest n timed (a step's time "
+                    "grows with n from about 100,000 on)"),
+    "latency_us": (float, "(0, inf)", "the network latency per message between machines that "
+                   "the cost model assumes, in microseconds"),
+}
+DEFAULTS = {"workers": 2, "port": 0, "timeout": 60, "costs_up_to": 10_000_000,
+            "latency_us": 50.0}
+
+
 def main(argv=None):
     """Measure, print the table and the model, draw."""
     from plumbing import options, output
@@ -143,51 +157,59 @@ def main(argv=None):
 
     parser = options.Parser("What a step of data-parallel batch descent costs on 1, 2, ... "
                             "worker processes: measured, and a cost model fitted to it.")
-    add_worker_args(parser, options)
-    parser.add_argument("--costs-up-to", type=options.number(int, "[100_000, 10_000_000]"),
-                        default=10_000_000, metavar="N", help="the largest n timed (from "
-                        "100,000, where a step's time starts to grow with n)")
-    parser.add_argument("--latency-us", type=options.number(float, "(0, inf)"), default=50.0,
-                        help="the network latency per message between machines that the cost "
-                             "model assumes, in microseconds")
+    options.add_settings(parser, DEFAULTS, OPTIONS, data_parallel.OPTIONS)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     if "RANK" in os.environ:
         parser.error("this script starts its own workers: run it with python, not torchrun")
-    try:
+    try:  # the meeting point, taken before any work
         store = meeting_point(args.port, args.timeout)
     except OSError as error:
         parser.error(f"--port {args.port}: {error}")
     cores = os.cpu_count() or 1
-    largest = args.workers or 2
-    worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= largest), largest})
+    worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= args.workers),
+                            args.workers})
     sizes = [10**p for p in range(2, 9) if 10**p <= args.costs_up_to]
     table = columns(worker_counts, cores)
+    print_plan(sizes, table, cores, args.workers)
+    try:
+        times = start_workers(args.workers, measure_in_group, (sizes, worker_counts, cores),
+                              store, timeout=args.timeout)
+    except WorkerFailed as failure:
+        parser.exit(1, f"{parser.prog}: error: {failure}\n")
+    measured = medians(times, table, sizes)
+    fixed, per_sample, latencies = fit_model(sizes, table, measured)
+    print_table(sizes, table, measured, fixed, per_sample, latencies)
+    if per_sample <= 0:  # a machine so busy that larger steps were not slower
+        parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
+                       "cost per sample can be fitted; run it again on a quieter machine\n")
+    print_model(sizes, table, measured, fixed, per_sample, latencies, args.latency_us * 1e-6)
+    figures = draw(sizes, table, measured, fixed, per_sample, latencies)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
+
+
+def fit_model(sizes, table, measured):
+    """(fixed, per sample, {process count: latency}) seconds of the cost model: one
+    thread's steps give the fixed cost and the cost per sample; each process count's
+    all-reduce column gives its latency."""
+    fixed, per_sample = fit_compute(sizes, measured["1 process, 1 thread"][:, 2])
+    latencies = {k: float(np.median(measured[label][:, 1])) for label, k, _ in table if k > 1}
+    return fixed, per_sample, latencies
+
+
+def print_plan(sizes, table, cores, largest):
     print(f"timing a step of batch descent at n = {', '.join(f'{n:,}' for n in sizes)} on "
           f"this machine's {cores} core{'' if cores == 1 else 's'}: "
           f"{', '.join(label for label, _, _ in table)}; {ROUNDS} rounds", flush=True)
     if largest > cores:
         print(f"note: {largest} processes share {cores} cores: they take turns, and "
               "their all-reduce waits for the turn", flush=True)
-    try:
-        times = start_workers(largest, measure_in_group, (sizes, worker_counts, cores), store,
-                              timeout=args.timeout)
-    except WorkerFailed as failure:
-        parser.exit(1, f"{parser.prog}: error: {failure}\n")
-    measured = medians(times, table, sizes)
 
-    # The model: one thread's steps give the fixed cost and the cost per sample; each
-    # process count's all-reduce column gives its latency.
-    fixed, per_sample = fit_compute(sizes, measured["1 process, 1 thread"][:, 2])
-    latencies = {k: float(np.median(measured[label][:, 1]))
-                 for label, k, _ in table if k > 1}
-    print_table(sizes, table, measured, fixed, per_sample, latencies)
-    if per_sample <= 0:  # a machine so busy that larger steps were not slower
-        parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
-                       "cost per sample can be fitted; run it again on a quieter machine\n")
-    print_model(sizes, table, measured, fixed, per_sample, latencies,
-                args.latency_us * 1e-6)
 
+def draw(sizes, table, measured, fixed, per_sample, latencies):
+    """{file name: figure}: the measured step times beside the model's, and where the
+    model says K processes start to beat one."""
     from plots import data_parallel as plots  # only now: matplotlib's backend is chosen
 
     model_columns = {"1 process, 1 thread": predicted_step(sizes, 1, fixed, per_sample, 0)}
@@ -196,11 +218,9 @@ def main(argv=None):
             model_columns[label] = predicted_step(sizes, k, fixed, per_sample, latencies[k])
     crossovers = {label: crossover(k, per_sample, latencies[k]) for label, k, _ in table
                   if k > 1}
-    figures = {"data_parallel_costs.png": plots.plot_costs(
+    return {"data_parallel_costs.png": plots.plot_costs(
         sizes, {label: measured[label][:, 2] for label, _, _ in table}, model_columns,
         crossovers)}
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
 
 
 def print_table(sizes, table, measured, fixed, per_sample, latencies):

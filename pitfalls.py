@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+import data
 from data import make_data, standardise
 from descent import has_diverged
 from model import criterion, forward, stability_bound
@@ -419,37 +420,54 @@ def report(number, pitfall, result):
 
 
 TEST_ARGS = ["--epochs", "2"]  # the fast setting the smoke tests run
+# The knobs, {name: (type, interval, help)}, beside their defaults; the data's are
+# data.OPTIONS'. --only, a name given as often as one likes, is main()'s own.
+OPTIONS = {
+    "list": (bool, None, "list the pitfalls' names and exit"),
+    # Each pitfall runs whole loops on up to 10,000 points: keep a run to seconds.
+    "epochs": (int, "[1, 1000]", "steps of each loop (the step-size pitfall runs until NaN)"),
+}
+DEFAULTS = {"list": False, "epochs": 20,
+            **{name: data.DEFAULTS[name] for name in ("slope", "noise", "seed")}}
 
 
 def main(argv=None):
-    import data
     from plumbing import options, output
 
     parser = options.Parser("The mistakes learners make in the hand-written loop, run and "
                             "explained beside the correct loop.")
     parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME", action="append",
                         help="run only this pitfall (repeat for several; see --list)")
-    parser.add_argument("--list", action="store_true",
-                        help="list the pitfalls' names and exit")
-    # Each pitfall runs whole loops on up to 10,000 points: keep a run to seconds.
-    parser.add_argument("--epochs", type=options.number(int, "[1, 1000]"), default=20,
-                        help="steps of each loop (the step-size pitfall runs until NaN)")
-    for name in ("slope", "noise", "seed"):
-        options.add(parser, name, data.DEFAULTS[name], data.OPTIONS)
+    options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
     options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     if args.list:
-        for number, pitfall in enumerate(PITFALLS, 1):
-            print(f"{number}. {pitfall.name:<16} {pitfall.title}")
+        print_list()
         return
     chosen = [pitfall for pitfall in PITFALLS if args.only is None or pitfall.name in args.only]
-
     made = {"seed": args.seed, "slope": args.slope, "noise": args.noise}
     X, Y = make_data(**made)
-    setting = Setting(X, Y, steps=args.epochs, made=made)
     print(f"data: n={len(X)} points of y = {args.slope:g}*x + N(0, {args.noise:g}^2) noise, "
           f"seed {args.seed}; start w={START[0]:g} b={START[1]:g}, "
           f"{steps_text(args.epochs)} of batch descent\n")
+    drawn = run_and_report(chosen, Setting(X, Y, steps=args.epochs, made=made))
+    if not drawn:
+        print(f"no figure: {'this pitfall has' if len(chosen) == 1 else 'these pitfalls have'} "
+              "no loss history to draw")
+        return
+    figures = draw(chosen, drawn)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
+
+
+def print_list():
+    for number, pitfall in enumerate(PITFALLS, 1):
+        print(f"{number}. {pitfall.name:<16} {pitfall.title}")
+
+
+def run_and_report(chosen, setting):
+    """Run each chosen pitfall and print its report as it ends; returns the runs to draw,
+    {"N. title": runs}."""
     drawn = {}
     for pitfall in chosen:
         number = PITFALLS.index(pitfall) + 1
@@ -457,19 +475,17 @@ def main(argv=None):
         print("\n".join(report(number, pitfall, result)), end="\n\n", flush=True)
         if result.runs:
             drawn[f"{number}. {pitfall.title}"] = result.runs
+    return drawn
 
-    if not drawn:
-        print(f"no figure: {'this pitfall has' if len(chosen) == 1 else 'these pitfalls have'} "
-              "no loss history to draw")
-        return
+
+def draw(chosen, drawn):
+    """{file name: figure}: a run of some pitfalls gets a file of its own, so it never
+    overwrites the full figure."""
     from plots.pitfalls import plot_pitfalls  # only now: matplotlib's backend has been chosen
 
-    # A run of some pitfalls gets a file of its own, so it never overwrites the full figure.
     name = "pitfalls.png" if len(chosen) == len(PITFALLS) else (
         "pitfalls-" + "+".join(pitfall.name for pitfall in chosen) + ".png")
-    figures = {name: plot_pitfalls(drawn)}
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
+    return {name: plot_pitfalls(drawn)}
 
 
 if __name__ == "__main__":

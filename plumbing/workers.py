@@ -6,10 +6,10 @@ this process starts workers): a worker then starts in a fraction of a second, in
 importing torch again. Where the system has no fork server (Windows), they are spawned.
 """
 
-import datetime
 import logging
 import os
 import re
+from datetime import timedelta
 
 import torch
 
@@ -36,7 +36,7 @@ def _worker(rank, workers, port, device, function, args, results, timeout):
     # A worker whose parent is gone (killed, say) ends at once, instead of working on.
     parent = multiprocessing.parent_process()
     threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
-    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=seconds(timeout))
+    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=timedelta(seconds=timeout))
     join_group(device, rank, workers, store=store, timeout=timeout)
     try:
         result = function(*args)
@@ -44,10 +44,6 @@ def _worker(rank, workers, port, device, function, args, results, timeout):
             results.put(result)
     finally:
         dist.destroy_process_group()
-
-
-def seconds(timeout):
-    return datetime.timedelta(seconds=timeout)
 
 
 def join_group(device, rank=None, workers=None, store=None, timeout=TIMEOUT):
@@ -58,8 +54,8 @@ def join_group(device, rank=None, workers=None, store=None, timeout=TIMEOUT):
     if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
     joining = dict(store=store, rank=rank, world_size=workers) if store else {}
-    dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=seconds(timeout),
-                            **joining)
+    dist.init_process_group("nccl" if device == "cuda" else "gloo",
+                            timeout=timedelta(seconds=timeout), **joining)
 
 
 def meeting_point(port=0, timeout=TIMEOUT):
@@ -71,7 +67,7 @@ def meeting_point(port=0, timeout=TIMEOUT):
 
     try:
         return dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
-                             timeout=seconds(timeout))
+                             timeout=timedelta(seconds=timeout))
     except dist.DistNetworkError as error:
         reason = re.search(r"message: ([^\n]+)", str(error))  # e.g. address already in use
         raise OSError(f"cannot listen on 127.0.0.1:{port}: "
@@ -85,8 +81,7 @@ def start_method():
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def start_workers(workers, function, args=(), store=None, device="cpu", method=None,
-                  timeout=TIMEOUT):
+def start_workers(workers, function, args=(), store=None, device="cpu", timeout=TIMEOUT):
     """Run function(*args) on `workers` processes of one group on this machine, meeting at
     `store` (by default a new meeting_point()), and return rank 0's result. `function`
     must live at the top level of a module: the workers receive it by name.
@@ -100,7 +95,7 @@ def start_workers(workers, function, args=(), store=None, device="cpu", method=N
     import torch.multiprocessing as mp
 
     store = meeting_point(timeout=timeout) if store is None else store
-    method = method or start_method()
+    method = start_method()
     context = mp.get_context(method)
     results = context.SimpleQueue()
     # spawn logs each worker it stops; the one line of WorkerFailed says what happened.

@@ -269,7 +269,7 @@ def run_main_expecting_error(argv, capsys):
 def test_cuda_without_a_device_is_a_one_line_error(tmp_path, capsys):
     stderr = run_main_expecting_error(["--device", "cuda", "--out", str(tmp_path / "out")],
                                       capsys)
-    assert "--device cuda: no CUDA device is available" in stderr
+    assert "--device cuda: torch finds no CUDA GPU here" in stderr
     assert not (tmp_path / "out" / "benchmark.png").exists()
 
 

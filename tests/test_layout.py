@@ -11,8 +11,7 @@ import pytest
 from conftest import ROOT
 from test_scripts import SCRIPTS
 
-TAUGHT = {"model.py", "descent.py", "schedules.py"}  # modules a page quotes; no command
-SHARED = {"lines.py"}  # the lines every script prints, written once; no command
+TAUGHT = {"model.py", "descent.py", "schedules.py", "lines.py"}  # modules a page quotes; no command
 # The tutorial's code as one file, runnable with none of the scripts' conventions.
 AS_WRITTEN = {"tutorial.py"}
 
@@ -85,7 +84,7 @@ def test_a_script_imports_its_runner_first_and_ends_by_running_main_with_it(scri
 def test_the_top_level_holds_the_lessons_scripts_and_the_taught_modules():
     for path in ROOT.glob("*.py"):
         runnable = 'if __name__ == "__main__":' in path.read_text()
-        assert runnable or path.name in TAUGHT | SHARED | AS_WRITTEN, \
+        assert runnable or path.name in TAUGHT | AS_WRITTEN, \
             f"{path.name} is neither a lesson nor taught"
 
 
