@@ -17,7 +17,9 @@ with app.setup:
     import contextlib
     import inspect
     import io
+    import linecache
     import os
+    import shutil
     import tempfile
 
     import matplotlib.pyplot as plt
@@ -40,6 +42,9 @@ with app.setup:
     from plots import optimizers as optimizer_plots
     from plots import surface
     from plots.style import floor_line
+
+    # The largest upload: its data is drawn point by point, and each move trains on it again.
+    MAX_UPLOAD_ROWS = 100_000
 
     # One thread for torch: the runs are small, and the page's server can have the other core.
     torch.set_num_threads(1)
@@ -90,22 +95,40 @@ def start_or_default(value, default):
 
 @app.function
 def read_upload(name, contents):
-    """X, Y from an uploaded CSV file, read as `--data` reads one; or the one-line refusal."""
+    """X, Y from an uploaded CSV file, read as `--data` reads one (at most MAX_UPLOAD_ROWS
+    rows); or the one-line refusal. The copy is made under a name of our own, in a folder
+    removed however the reading ends."""
     folder = tempfile.mkdtemp(prefix="playground-")
-    path = os.path.join(folder, os.path.basename(name) or "upload.csv")
     try:
+        path = os.path.join(folder, "upload.csv")
         with open(path, "wb") as handle:
             handle.write(contents)
-        X, Y = data.read_csv(path)
+        X, Y = data.read_csv(path, max_rows=MAX_UPLOAD_ROWS)
     except ValueError as error:
         return None, f"--data {name}: {error}"
+    except OSError as error:
+        return None, f"--data {name}: {error.strerror or error}"
     finally:
-        with contextlib.suppress(OSError):
-            os.remove(path)
-            os.rmdir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     if data.no_line_fits(X):
         return None, f"--data {name}: {data.no_line_fits(X)}"
     return (X, Y), None
+
+
+@app.function
+def failure(mo, what, error):
+    """An error in one view, shown there in one line, as text; the rest of the page goes on.
+    An error inside your Step 4 names its line."""
+    # The line as the page shows the function: its def is line 1.
+    at, tb = "", error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "my_update":
+            line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+            at = f" (my_update, line {tb.tb_lineno - code.co_firstlineno + 1}: {line})"
+        tb = tb.tb_next
+    return mo.callout(mo.plain_text(f"{what} failed{at}: {type(error).__name__}: {error}"),
+                      kind="danger")
 
 
 @app.function
@@ -151,7 +174,8 @@ def _(mo):
     slope = mo.ui.number(start=-100, stop=100, step=0.5, value=-5.0, label="slope")
     noise = mo.ui.number(start=0, stop=100, step=0.1, value=0.4, label="noise")
     seed = mo.ui.number(start=0, stop=2**31 - 1, value=42, label="seed")
-    upload = mo.ui.file(filetypes=[".csv"], label="data: a CSV file with columns x, y")
+    upload = mo.ui.file(filetypes=[".csv"], label="data: a CSV file with columns x, y "
+                        f"(at most {MAX_UPLOAD_ROWS:,} rows)")
     return n, noise, seed, slope, upload
 
 
@@ -171,8 +195,9 @@ def _(mo, n, noise, seed, slope, upload):
         X, Y = loaded
         source = f"{len(X)} points from {upload.name()}"
     data_panel = mo.vstack([mo.hstack([n, slope, noise, seed], justify="start"), upload,
-                            mo.md(f"**data:** {source}"),
-                            mo.callout(refusal, kind="danger") if refusal else mo.md("")])
+                            text_block(mo, [f"data: {source}"]),
+                            mo.callout(mo.plain_text(refusal), kind="danger") if refusal
+                            else mo.md("")])
     return X, Y, data_panel
 
 
@@ -235,38 +260,50 @@ def chosen_hyperparams(method, lr, settings):
 
 
 @app.cell
-def _(X, Y, b0, batch_size, epochs, lr, method, sampling, schedule, settings, w0):
-    history, summary, facts = run_setting(
-        X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
-        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
-        start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0))
-    return facts, history, summary
+def _(X, Y, b0, batch_size, epochs, lr, method, mo, sampling, schedule, settings, w0):
+    try:
+        history, summary, facts = run_setting(
+            X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
+            epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
+            start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0))
+        run_failed = None
+    except Exception as error:  # a method of one's own that raises: said, knobs kept
+        history, summary, facts = None, [], None
+        run_failed = failure(mo, f"the run of {method.value}", error)
+    return facts, history, run_failed, summary
 
 
 @app.cell
-def _(X, Y, facts, mo):
-    _lam_max, _lam_min = hessian_eigenvalues(X)
-    lines = [f"Hessian eigenvalues: lmax={_lam_max:.4f} lmin={_lam_min:.4f}"]
-    if facts["edge"] is not None:
-        lines.append(f"stable below lr={short(facts['edge'])}: the bound of {facts['rule']}")
-    else:
-        lines.append(f"{facts['rule']}: no fixed stability bound (an adaptive method)")
-    predicted, measured = facts["rates"]
-    if predicted is not None:
-        lines.append(f"rate per step: predicted {predicted:.4f}, measured "
-                     + ("-" if measured is None else f"{measured:.4f}"))
-    callouts = [mo.callout(facts["warning"], kind="warn")] if facts["warning"] else []
-    if facts["diverged"]:
-        callouts.append(mo.callout(f"error: {facts['diverged']}", kind="danger"))
-    facts_panel = mo.vstack([text_block(mo, lines), *callouts])
+def _(X, Y, facts, mo, run_failed):
     ls_w, ls_b, ls_loss = least_squares(X, Y)
+    try:
+        if facts is None:
+            raise RuntimeError("no run to describe")
+        _lam_max, _lam_min = hessian_eigenvalues(X)
+        lines = [f"Hessian eigenvalues: lmax={_lam_max:.4f} lmin={_lam_min:.4f}"]
+        if facts["edge"] is not None:
+            lines.append(f"stable below lr={short(facts['edge'])}: the bound of {facts['rule']}")
+        else:
+            lines.append(f"{facts['rule']}: no fixed stability bound (an adaptive method)")
+        predicted, measured = facts["rates"]
+        if predicted is not None:
+            lines.append(f"rate per step: predicted {predicted:.4f}, measured "
+                         + ("-" if measured is None else f"{measured:.4f}"))
+        callouts = ([mo.callout(mo.plain_text(facts["warning"]), kind="warn")]
+                    if facts["warning"] else [])
+        if facts["diverged"]:
+            callouts.append(mo.callout(mo.plain_text(f"error: {facts['diverged']}"),
+                                       kind="danger"))
+        facts_panel = mo.vstack([text_block(mo, lines), *callouts])
+    except Exception as error:
+        facts_panel = run_failed or failure(mo, "the facts", error)
     return facts_panel, ls_b, ls_loss, ls_w
 
 
 @app.function
 def text_block(mo, lines):
     """Lines shown as the terminal shows them."""
-    return mo.md("```text\n" + "\n".join(lines) + "\n```")
+    return mo.plain_text("\n".join(lines))
 
 
 @app.cell
@@ -278,18 +315,11 @@ def _(mo):
     return clear, get_ghost, pin, set_ghost
 
 
-@app.cell
-def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_loss, ls_w,
-      pin, set_ghost, w0):
-    # The views: the path over the loss surface, the loss against the updates, the fit.
-    # Their axes depend on the data, the start and the run's length only, so they stay put
-    # while the step size or a method's setting moves; a diverging run leaves the picture.
-    ghost = get_ghost()
-    _ = clear
-    if ghost is not None and ghost[0] is not X:  # another data set's run: no ghost
-        ghost = None
-    ghost = None if ghost is None else ghost[1]
-    ghost_label = "the pinned run" if pin.value else "the last setting"
+@app.function
+def draw_views(X, Y, history, ghost, ghost_label, least_squares_fit, facts, planned):
+    """The four views of a run (and the ghost's, faintly): the path on the loss surface,
+    zoomed on least squares, the loss against the updates, the fit."""
+    ls_w, ls_b, ls_loss = least_squares_fit
     # A Figure of its own (no pyplot), at 75 dpi: marimo draws it sharp at twice that.
     figure = Figure(figsize=(18, 4.2), dpi=75)
     surface_axes, zoom_axes, loss_axes, fit_axes = figure.subplots(1, 4)
@@ -314,7 +344,6 @@ def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_l
     surface_axes.legend(loc="upper right", fontsize=8)
     # The loss on all the data at every point of the path (as the lessons' figures draw
     # it): for a batch smaller than n, not the noisy loss of each update's own batch.
-    planned = epochs.value * -(-len(X) // batch_size.value)
     _losses = full_loss_along(X, Y, history.path)
     if ghost is not None:
         _ghost_losses = full_loss_along(X, Y, ghost.path)
@@ -346,9 +375,30 @@ def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_l
                  xlabel="x", ylabel="y", title="the fit after the run")
     fit_axes.legend(loc="upper right", fontsize=8)
     figure.subplots_adjust(left=0.04, right=0.99, bottom=0.13, top=0.92, wspace=0.25)
-    views = figure
-    if not pin.value or get_ghost() is None:  # pinned: the same ghost behind every run
-        set_ghost((X, history))
+    return figure
+
+
+@app.cell
+def _(X, Y, b0, batch_size, clear, epochs, facts, get_ghost, history, ls_b, ls_loss, ls_w,
+      mo, pin, set_ghost, w0):
+    # The views: the path over the loss surface, the loss against the updates, the fit.
+    # Their axes depend on the data, the start and the run's length only, so they stay put
+    # while the step size or a method's setting moves; a diverging run leaves the picture.
+    views = mo.md("")  # no run: its error is said above
+    try:
+        if history is not None:
+            ghost = get_ghost()
+            _ = clear
+            if ghost is not None and ghost[0] is not X:  # another data set's run: no ghost
+                ghost = None
+            ghost = None if ghost is None else ghost[1]
+            ghost_label = "the pinned run" if pin.value else "the last setting"
+            views = draw_views(X, Y, history, ghost, ghost_label, (ls_w, ls_b, ls_loss), facts,
+                               epochs.value * -(-len(X) // batch_size.value))
+            if not pin.value or get_ghost() is None:  # pinned: the same ghost behind every run
+                set_ghost((X, history))
+    except Exception as error:
+        views = failure(mo, "the views", error)
     return (views,)
 
 
@@ -357,23 +407,31 @@ def _(X, Y, b0, w0):
     # The optimizers lesson's phase diagram: heavy ball's loss after a few steps for every
     # (lr, momentum), computed once for this data and start.
     lam_max = max(hessian_eigenvalues(X))
-    phase = optimizers.phase_grid(X, Y, lam_max, 80, start_or_default(w0.value, -10.0),
-                                  start_or_default(b0.value, -20.0))
     best = optimizers.best_settings(hessian_eigenvalues(X))
+    try:
+        phase = optimizers.phase_grid(X, Y, lam_max, 80, start_or_default(w0.value, -10.0),
+                                      start_or_default(b0.value, -20.0))
+    except Exception as error:
+        phase = error
     return best, lam_max, phase
 
 
 @app.cell
-def _(X, batch_size, best, facts, lam_max, method, phase):
+def _(X, batch_size, best, facts, lam_max, method, mo, phase):
     # Drawn for the heavy ball on all the samples, a marker at the sliders' (lr, momentum).
-    if method.value == "momentum" and batch_size.value >= len(X):
-        chosen = {"lr": facts["hyperparams"]["lr"],
-                  "momentum": facts["hyperparams"]["momentum"]}
-        phase_view = optimizer_plots.plot_phase(*phase, lam_max, best, optimizers.PHASE_STEPS,
-                                                chosen, marker="this setting")
-        plt.close(phase_view)  # shown all the same; closed, pyplot holds no figure per move
-    else:
-        phase_view = None
+    phase_view = None
+    try:
+        if isinstance(phase, Exception):
+            raise phase
+        if facts is not None and method.value == "momentum" and batch_size.value >= len(X):
+            chosen = {"lr": facts["hyperparams"]["lr"],
+                      "momentum": facts["hyperparams"]["momentum"]}
+            phase_view = optimizer_plots.plot_phase(*phase, lam_max, best,
+                                                    optimizers.PHASE_STEPS, chosen,
+                                                    marker="this setting")
+            plt.close(phase_view)  # shown all the same; closed, pyplot holds none per move
+    except Exception as error:
+        phase_view = failure(mo, "the phase diagram", error)
     return (phase_view,)
 
 
@@ -390,21 +448,28 @@ def _():
 @app.cell
 def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling,
       schedule, settings, w0):
-    mine, _, _ = run_setting(
-        X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
-        epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
-        start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
-        update=my_update)
-    if len(mine.path) == len(history.path):
-        apart = f"its largest distance from {method.value}'s path: " \
-                f"{largest_distance(mine.path, history.path):.1e}"
-    else:
-        apart = f"it stopped after {mine.updates} updates, {method.value} after {history.updates}"
+    try:
+        mine, _, _ = run_setting(
+            X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
+            epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
+            start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
+            update=my_update)
+        if history is None:
+            apart = f"{method.value} itself failed"
+        elif len(mine.path) == len(history.path):
+            apart = f"its largest distance from {method.value}'s path: " \
+                    f"{largest_distance(mine.path, history.path):.1e}"
+        else:
+            apart = (f"it stopped after {mine.updates} updates, {method.value} after "
+                     f"{history.updates}")
+        outcome = text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} "
+                                  f"b={mine.b:+.6f}; {apart}"])
+    except Exception as error:
+        outcome = failure(mo, "your Step 4", error)
     # `marimo run` sends no code to the page: the cell's function is shown as text.
     mine_panel = mo.vstack([
         mo.md("**Your own Step 4** (edit it in `marimo edit playground.py`):"),
-        mo.md("```python\n" + inspect.getsource(my_update) + "```"),
-        text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} b={mine.b:+.6f}; {apart}"])])
+        mo.md("```python\n" + inspect.getsource(my_update) + "```"), outcome])
     return (mine_panel,)
 
 

@@ -14,6 +14,7 @@ import sys
 
 import marimo
 import pytest
+import torch
 from conftest import ROOT, run_main
 
 import optimizers
@@ -260,3 +261,81 @@ def test_every_method_has_its_sliders_and_runs_under_every_schedule(method):
             X, Y, method, hyperparams, epochs=3, batch_size=5, schedule=schedule)
         assert history.updates == 12 and facts["hyperparams"] == hyperparams
         assert summary or facts["diverged"]
+
+
+def playground_with_step_4(tmp_path, body):
+    """The playground, its Step 4 replaced by `body`, run once as a script: (the page's
+    last output, the cells' definitions)."""
+    import importlib.util
+
+    source = (ROOT / "playground.py").read_text()
+    tutorial_rule = '            p.data = p.data - hyperparams["lr"] * p.grad.data\n'
+    assert source.count(tutorial_rule) == 1
+    copy = tmp_path / "playground_copy.py"
+    copy.write_text(source.replace(tutorial_rule, body))
+    spec = importlib.util.spec_from_file_location("playground_copy", copy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    outputs, definitions = module.app.run()
+    return outputs[-1], definitions
+
+
+@pytest.mark.parametrize("body, said", [
+    ("            raise ValueError('my mistake')\n",
+     ["your Step 4 failed (my_update, line 3: raise ValueError(", "ValueError: my mistake"]),
+    ("            p.data = torch.zeros(3)\n",
+     ["your Step 4 failed: RuntimeError: a Tensor with 3 elements cannot be converted"]),
+])
+def test_an_error_in_step_4_is_one_line_in_its_view_and_the_page_stays(tmp_path, body, said):
+    page, defined = playground_with_step_4(tmp_path, body)
+    for part in said:
+        assert part in defined["mine_panel"].text
+    # Every other view and every knob is there: the page is not blank.
+    assert page is not None and type(defined["views"]).__name__ == "Figure"
+    assert "failed" not in defined["facts_panel"].text
+    for knob in ("method", "lr", "epochs", "batch_size", "schedule", "settings"):
+        assert knob in defined
+
+
+def test_an_uploads_name_is_shown_as_text_and_any_name_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(playground.tempfile, "tempdir", str(tmp_path))
+    long_name = "\u65e5\u672c" * 60 + ".csv"  # 364 bytes: too long for a file's name
+    loaded, refusal = playground.read_upload(long_name, b"x,y\n1,2\n2,3\n3,5\n")
+    assert refusal is None and loaded[0].reshape(-1).tolist() == [1.0, 2.0, 3.0]
+    assert list(tmp_path.iterdir()) == []  # the copy and its folder are gone
+    _, refusal = playground.read_upload("*bold* _x_ <i>y</i> [z](z.html).csv", b"x,z\n1,2\n")
+    shown = playground.text_block(marimo, [refusal]).text
+    assert "<i>" not in shown and "&lt;i&gt;y&lt;/i&gt;" in shown and "<a " not in shown
+    assert "*bold* _x_" in shown and list(tmp_path.iterdir()) == []
+
+
+def test_an_upload_over_the_pages_limit_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(playground.tempfile, "tempdir", str(tmp_path))
+    rows = b"".join(b"%d,%d\n" % (i, -5 * i) for i in range(playground.MAX_UPLOAD_ROWS + 1))
+    loaded, refusal = playground.read_upload("big.csv", b"x,y\n" + rows)
+    assert loaded is None and refusal.startswith("--data big.csv: ")
+    assert f"{playground.MAX_UPLOAD_ROWS:,}" in refusal and "\n" not in refusal
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_phase_diagram_needs_memory_for_its_cells_not_cells_times_n():
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class Largest(TorchDispatchMode):
+        """The most elements of any tensor an operation makes."""
+        elements = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            made = func(*args, **(kwargs or {}))
+            for value in tree_flatten(made)[0]:
+                if isinstance(value, torch.Tensor):
+                    Largest.elements = max(Largest.elements, value.numel())
+            return made
+
+    X, Y = make_data(n=5_000)
+    with Largest():
+        optimizers.phase_grid(X, Y, 16.7, 80)
+    # 6,400 cells and n samples: the data's averages and a column per cell, never a
+    # tensor of cells times n (32 million here, 64 billion for ten million samples).
+    assert 0 < Largest.elements <= 2 * 80 * 80  # (w, b) of every cell
