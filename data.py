@@ -7,6 +7,7 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 
 # isort: split
 import csv
+import io
 import math
 import os
 import stat
@@ -61,30 +62,28 @@ def read_csv(path, max_rows=MAX_SIZE):
     Other columns are ignored. Raises ValueError, with a one-line reason, for a file that
     cannot be read, is not a plain file, is larger than the limits (MAX_BYTES, max_rows
     rows after the header, MAX_LINE characters a line), has no x or y column, holds a value
-    that is not a finite number, or has fewer than 2 rows. The limits are checked before
-    the values are read, and the values go straight into float32 arrays.
+    that is not a finite number, or has fewer than 2 rows. The file is opened once, and
+    what was opened is checked (a name swapped for a pipe meanwhile cannot make it wait);
+    the limits hold while it is read, so a file that grows, or says it is empty as
+    /proc's files do, is refused at the limit. The values go straight into float32 arrays.
     """
     try:
-        status = os.stat(path)
-        if not stat.S_ISREG(status.st_mode):
-            raise ValueError("not a plain file (a folder, a device or a pipe)")
-        if status.st_size > MAX_BYTES:
+        # O_NONBLOCK: opening a pipe does not wait for a writer (POSIX; Windows has none).
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                             | getattr(os, "O_BINARY", 0))
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_BYTES:
+            os.close(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                raise ValueError("not a plain file (a folder, a device or a pipe)")
             raise ValueError(f"{status.st_size:,} bytes; the limit is {MAX_BYTES:,}")
-        lines = 0  # counted first, by the byte: an over-long file is refused in a moment
-        with open(path, "rb") as handle:
-            last = b""  # the chunk before's last byte: a CR LF may straddle two chunks
-            while lines <= max_rows + 1 and (chunk := handle.read(1 << 20)):
-                # A line ends in LF, CR LF or a lone CR (the csv module reads all three).
-                joined = last + chunk
-                lines += chunk.count(b"\n") + joined.count(b"\r") - joined.count(b"\r\n") \
-                    - (last == b"\r")
-                last = chunk[-1:]
-        if lines > max_rows + 1:
-            raise ValueError(f"more than {max_rows + 1:,} lines; the limit is {max_rows:,} "
-                             "rows after the header")
-        # utf-8-sig: a file saved as "CSV UTF-8" by a spreadsheet starts with a byte-order mark.
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            X, Y = parse_csv(csv.reader(bounded_lines(handle)))
+        with open(descriptor, "rb", buffering=0) as raw:
+            count_lines(Bounded(raw), max_rows + 1)  # by the byte: a long file goes at once
+            raw.seek(0)
+            # utf-8-sig: a "CSV UTF-8" file saved by a spreadsheet starts with a byte-order mark.
+            text = io.TextIOWrapper(io.BufferedReader(Bounded(raw)), encoding="utf-8-sig",
+                                    newline="")
+            X, Y = parse_csv(csv.reader(bounded_lines(text, max_rows + 1)))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ValueError(getattr(error, "strerror", None) or str(error)) from None
     if len(X) < 2:
@@ -97,9 +96,43 @@ def read_csv(path, max_rows=MAX_SIZE):
     return X, Y
 
 
-def bounded_lines(handle):
-    """The lines of a text file, refusing one longer than MAX_LINE characters."""
+class Bounded(io.RawIOBase):
+    """A file read up to MAX_BYTES, and refused past them, however large it said it was."""
+
+    def __init__(self, raw):
+        self.raw, self.count = raw, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        read = self.raw.readinto(buffer)
+        self.count += read or 0
+        if self.count > MAX_BYTES:
+            raise ValueError(f"more than {MAX_BYTES:,} bytes; the limit is {MAX_BYTES:,}")
+        return read
+
+
+def count_lines(handle, max_lines):
+    """Count a file's lines by the byte, refusing it past max_lines."""
+    lines, last = 0, b""  # the chunk before's last byte: a CR LF may straddle two chunks
+    while chunk := handle.read(1 << 20):
+        # A line ends in LF, CR LF or a lone CR (the csv module reads all three).
+        joined = last + chunk
+        lines += chunk.count(b"\n") + joined.count(b"\r") - joined.count(b"\r\n") - (last == b"\r")
+        last = chunk[-1:]
+        if lines > max_lines:
+            raise ValueError(f"more than {max_lines:,} lines; the limit is {max_lines - 1:,} "
+                             "rows after the header")
+
+
+def bounded_lines(handle, max_lines):
+    """The lines of a text file, refusing one longer than MAX_LINE characters and any past
+    the first max_lines."""
     for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 2), ""), start=1):
+        if number > max_lines:
+            raise ValueError(f"more than {max_lines:,} lines; the limit is {max_lines - 1:,} "
+                             "rows after the header")
         if len(line.rstrip("\r\n")) > MAX_LINE:
             raise ValueError(f"line {number} is longer than {MAX_LINE:,} characters")
         yield line

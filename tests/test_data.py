@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -82,15 +84,41 @@ def test_a_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path):
 
 # Every input bounded before it is read: the limits hold for a file as for --n.
 
-def test_a_csv_over_the_row_limit_is_refused_before_its_values_are_read(tmp_path):
+def test_a_csv_over_the_row_limit_is_refused_as_it_is_read(tmp_path):
     path = tmp_path / "long.csv"
-    # Its third line is no number: the count refuses the file before any value is parsed.
-    path.write_text("x,y\n1,2\nthree,4\n" + "5,6\n" * 8)
+    path.write_text("x,y\n1,2\n" + "5,6\n" * 9)
     with pytest.raises(ValueError, match=r"^more than 10 lines; the limit is 9 rows after "
                                          r"the header$"):
         read_csv(path, max_rows=9)
     path.write_text("x,y\n1,2\n" + "5,6\n" * 8)  # 9 rows: within the limit
     assert len(read_csv(path, max_rows=9)[0]) == 9
+
+
+def said_to_be_empty(monkeypatch):
+    """Make every file say it is empty, as /proc's do, and as one that grows was."""
+    real = os.fstat
+
+    def fstat(descriptor):
+        status = list(real(descriptor))
+        status[6] = 0  # st_size
+        return os.stat_result(status)
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    monkeypatch.setattr(os, "stat", lambda path, **kwargs: fstat(os.open(path, os.O_RDONLY)))
+
+
+def test_a_file_larger_than_it_said_is_refused_at_the_limits_while_read(tmp_path,
+                                                                        monkeypatch):
+    import data
+
+    path = tmp_path / "grown.csv"
+    path.write_text("x,y\n" + "1,2\n" * 20)
+    said_to_be_empty(monkeypatch)
+    with pytest.raises(ValueError, match=r"^more than 11 lines; the limit is 10 rows"):
+        read_csv(path, max_rows=10)
+    monkeypatch.setattr(data, "MAX_BYTES", 50)
+    with pytest.raises(ValueError, match=r"^more than 50 bytes; the limit is 50$"):
+        read_csv(path)
 
 
 def test_a_file_over_the_byte_limit_is_refused_by_its_size(tmp_path, monkeypatch):
@@ -140,3 +168,31 @@ def test_a_line_of_exactly_the_limit_is_read(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text("x,y\n1,2\n3," + "0" * 9_997 + "4\r\n")  # 10,000 characters, then CR LF
     assert read_csv(path)[1].reshape(-1).tolist() == [2.0, 4.0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_name_swapped_for_a_pipe_after_any_check_is_refused_without_waiting(tmp_path,
+                                                                              monkeypatch):
+    import threading
+
+    pipe, plain = tmp_path / "data.csv", tmp_path / "plain.csv"
+    os.mkfifo(pipe)
+    plain.write_text("x,y\n1,2\n2,3\n")
+    # A check of the name finds a plain file; the name is a pipe by the time it is opened.
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, **kwargs: real_stat(plain))
+    refused = []
+
+    def read():
+        try:
+            read_csv(pipe)
+        except ValueError as error:
+            refused.append(str(error))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(60)  # a hang guard: the refusal comes at once, with no writer
+    if reader.is_alive():
+        with open(pipe, "w"):  # let the blocked reader go
+            pass
+    assert refused == ["not a plain file (a folder, a device or a pipe)"]
