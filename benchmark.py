@@ -533,29 +533,6 @@ DEFAULTS = {"large": False, "budget": 4.0, "repeats": 3, "skip_ratios": False, "
             **{name: data.DEFAULTS[name] for name in ("slope", "noise", "seed")}}
 
 
-def main(argv=None):
-    from plumbing import options
-
-    parser = options.Parser("Time and samples to 1% of the best fit, for each method, as n "
-                            "grows.")
-    options.add(parser, "sizes", SIZES, OPTIONS, nargs="+")
-    options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
-    options.add_device_arg(parser)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    options.check_device(parser, args.device)
-    sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
-    # One thread by default: then every method runs on one core, and another program busy
-    # on the other core slows them alike. With two threads on two cores, the big tensors'
-    # operations wait for the thread that shares its core, and the verdicts can flip.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
-        run_benchmark(args, sizes, out_dir)
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run_benchmark(args, sizes, out_dir):
     """The benchmark itself, for main(), once the arguments are checked: the table, the
     promised ratios, the figure and the CSV."""
@@ -621,6 +598,29 @@ def draw(rows, budget):
 
     methods = ["closed form", *(label for label, _, _ in methods_for(MAX_SIZE))]
     return {"benchmark.png": plots.plot_time_to_target(rows, budget, methods)}
+
+
+def main(argv=None):
+    from plumbing import options
+
+    parser = options.Parser("Time and samples to 1% of the best fit, for each method, as n "
+                            "grows.")
+    options.add(parser, "sizes", SIZES, OPTIONS, nargs="+")
+    options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
+    options.add_device_arg(parser)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    options.check_device(parser, args.device)
+    sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
+    # One thread by default: then every method runs on one core, and another program busy
+    # on the other core slows them alike. With two threads on two cores, the big tensors'
+    # operations wait for the thread that shares its core, and the verdicts can flip.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        run_benchmark(args, sizes, out_dir)
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

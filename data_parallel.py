@@ -240,48 +240,6 @@ def check(parser, args, n, launched):
     return workers, n if args.batch_size is None else min(args.batch_size, n)
 
 
-def main(argv=None):
-    import data
-    from plumbing import options, output
-    from plumbing.workers import WorkerFailed, meeting_point
-
-    parser = options.Parser("Batch gradient descent across worker processes: each holds a "
-                            "shard of the samples, and an all-reduce sums their gradients.")
-    options.add_settings(parser, DEFAULTS, OPTIONS)
-    options.add_data_args(parser, data)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    launched = "RANK" in os.environ  # started by torchrun: this process is one worker
-    X, Y, source = data.load_data(parser, args)
-    workers, batch_size = check(parser, args, len(X), launched)
-    options.check_work(parser, args.epochs, len(X), batch_size)
-    try:  # the meeting point, taken before any work
-        store = None if launched else meeting_point(args.port, args.timeout)
-    except OSError as error:
-        parser.error(f"--port {args.port}: {error}")
-    bound, rule = bound_of(X, batch_size, args.weights)
-    if os.environ.get("RANK", "0") == "0":
-        print_header(source, args, workers, len(X), batch_size, bound, rule)
-
-    try:
-        history = run_workers(X, Y, workers, args.ddp, store, args.device, args.timeout,
-                              **settings_of(args, batch_size))
-    except WorkerFailed as failure:
-        parser.exit(1, f"{parser.prog}: error: {failure}\n")
-    if history is None:  # another rank than 0, under torchrun: rank 0 prints and draws
-        return
-    history.step_losses = history.epoch_losses  # what the divergence check reads
-    diverged = divergence_report(history, 1, args.lr, bound, rule)
-    reference = single_process_path(X, Y, args, batch_size)
-    if diverged is None:  # a diverged run's figure shows its climb; its one line ends it
-        print_summary(X, Y, history)
-        print_distance(history, reference)
-    figures = draw(X, Y, history, reference, args, workers, batch_size)
-    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
-    exit_on(parser, diverged)
-    output.show_figures(figures, args.show)
-
-
 def bound_of(X, batch_size, weights):
     """(stability bound, whose) of the run: None where the losses are weighted otherwise
     than by share, a gradient other than the batch's, with no bound known."""
@@ -361,6 +319,48 @@ def single_process_path(X, Y, args, batch_size):
                               batch_size=batch_size, seed=args.order_seed)
         reference.name = f"mini-batch descent (train_sgd.py --batch-size {batch_size})"
     return reference
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+    from plumbing.workers import WorkerFailed, meeting_point
+
+    parser = options.Parser("Batch gradient descent across worker processes: each holds a "
+                            "shard of the samples, and an all-reduce sums their gradients.")
+    options.add_settings(parser, DEFAULTS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    launched = "RANK" in os.environ  # started by torchrun: this process is one worker
+    X, Y, source = data.load_data(parser, args)
+    workers, batch_size = check(parser, args, len(X), launched)
+    options.check_work(parser, args.epochs, len(X), batch_size)
+    try:  # the meeting point, taken before any work
+        store = None if launched else meeting_point(args.port, args.timeout)
+    except OSError as error:
+        parser.error(f"--port {args.port}: {error}")
+    bound, rule = bound_of(X, batch_size, args.weights)
+    if os.environ.get("RANK", "0") == "0":
+        print_header(source, args, workers, len(X), batch_size, bound, rule)
+
+    try:
+        history = run_workers(X, Y, workers, args.ddp, store, args.device, args.timeout,
+                              **settings_of(args, batch_size))
+    except WorkerFailed as failure:
+        parser.exit(1, f"{parser.prog}: error: {failure}\n")
+    if history is None:  # another rank than 0, under torchrun: rank 0 prints and draws
+        return
+    history.step_losses = history.epoch_losses  # what the divergence check reads
+    diverged = divergence_report(history, 1, args.lr, bound, rule)
+    reference = single_process_path(X, Y, args, batch_size)
+    if diverged is None:  # a diverged run's figure shows its climb; its one line ends it
+        print_summary(X, Y, history)
+        print_distance(history, reference)
+    figures = draw(X, Y, history, reference, args, workers, batch_size)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    exit_on(parser, diverged)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":

@@ -225,39 +225,6 @@ def check(parser, args):
                      "or in order")
 
 
-def main(argv=None):
-    import data
-    from plumbing import options, output
-
-    parser = options.Parser("The tutorial's descent written five ways, from NumPy to "
-                            "nn.Linear with a DataLoader: the same path every time, and what "
-                            "each costs.")
-    options.add_settings(parser, DEFAULTS, OPTIONS)
-    options.add_data_args(parser, data)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    check(parser, args)
-    X, Y, source = data.load_data(parser, args)
-    batch_size = min(args.batch_size, len(X))
-    options.check_work(parser, args.epochs, len(X), batch_size)
-
-    print(f"data: {source}")
-    print_header(args, batch_size)
-    bound, rule = stability_bound(X, batch_size), bound_rule(batch_size, len(X))
-    if args.lr >= bound:
-        print(bound_warning("lr", args.lr, bound, rule), flush=True)
-    paths, reference, diverged = run_rungs(X, Y, args, batch_size, bound, rule)
-    if diverged is not None:  # drawn, then one line: its climb is the lesson
-        output.save_figures(out_dir, draw(X, Y, paths, reference, args, diverged=True))
-        exit_on(parser, diverged)
-    print_finals(paths, reference)
-    print_orders(len(X), args.order_seed)
-    print_costs(args.cost_updates, args.cost_repeats)
-    figures = draw(X, Y, paths, reference, args)
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
-
-
 def print_header(args, batch_size):
     """What runs: the epochs, the batches, the step, the start and the samples' order."""
     order = "in order" if args.no_shuffle else f"shuffled with order seed {args.order_seed}"
@@ -327,6 +294,39 @@ def draw(X, Y, paths, reference, args, diverged=False):
     name = "everyday_pytorch_randperm_order.png" if args.randperm_order else \
         "everyday_pytorch.png"
     return {name: drawing.plot_rungs(X, Y, paths, reference, diverged=diverged)}
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("The tutorial's descent written five ways, from NumPy to "
+                            "nn.Linear with a DataLoader: the same path every time, and what "
+                            "each costs.")
+    options.add_settings(parser, DEFAULTS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    check(parser, args)
+    X, Y, source = data.load_data(parser, args)
+    batch_size = min(args.batch_size, len(X))
+    options.check_work(parser, args.epochs, len(X), batch_size)
+
+    print(f"data: {source}")
+    print_header(args, batch_size)
+    bound, rule = stability_bound(X, batch_size), bound_rule(batch_size, len(X))
+    if args.lr >= bound:
+        print(bound_warning("lr", args.lr, bound, rule), flush=True)
+    paths, reference, diverged = run_rungs(X, Y, args, batch_size, bound, rule)
+    if diverged is not None:  # drawn, then one line: its climb is the lesson
+        output.save_figures(out_dir, draw(X, Y, paths, reference, args, diverged=True))
+        exit_on(parser, diverged)
+    print_finals(paths, reference)
+    print_orders(len(X), args.order_seed)
+    print_costs(args.cost_updates, args.cost_repeats)
+    figures = draw(X, Y, paths, reference, args)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":

@@ -109,34 +109,6 @@ def check(parser, args, X):
     return average_from
 
 
-def main(argv=None):
-    import data
-    from plumbing import options, output
-
-    parser = options.Parser("SGD's noise floor, measured against the prediction "
-                            "lr * tr(H) * L* / (2B), and the schedules and averaging that "
-                            "cure it.")
-    options.add_settings(parser, DEFAULTS, OPTIONS)
-    options.add_data_args(parser, data)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    X, Y, source = data.load_data(parser, args)
-    options.check_work(parser, args.epochs, len(X), 1)
-    average_from = check(parser, args, X)
-    # Tiny tensors: one thread is faster than two here, and gives the same numbers.
-    torch.set_num_threads(1)
-
-    print(f"data: {source}")
-    print_header(X, Y, args)
-    floors = print_floors(X, Y, args)
-    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, None, seed=args.order_seed)
-    averaged = running_average(runs["constant"], (average_from - 1) * len(X) + 1)
-    print_cures(X, Y, runs, averaged, args, average_from)
-    figures = draw(X, Y, floors, runs, averaged, args, average_from)
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
-
-
 def print_header(X, Y, args):
     """The least-squares fit, the prediction, how the floor is measured, the table's head."""
     ls_w, ls_b, ls_loss = least_squares(X, Y)
@@ -205,6 +177,34 @@ def schedule_options_text():
     return "; ".join(f"{name}: " + " ".join(f"{option}={value:g}" for option, value in
                                            defaults.items())
                      for name, (_, defaults) in SCHEDULES.items() if defaults)
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("SGD's noise floor, measured against the prediction "
+                            "lr * tr(H) * L* / (2B), and the schedules and averaging that "
+                            "cure it.")
+    options.add_settings(parser, DEFAULTS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    X, Y, source = data.load_data(parser, args)
+    options.check_work(parser, args.epochs, len(X), 1)
+    average_from = check(parser, args, X)
+    # Tiny tensors: one thread is faster than two here, and gives the same numbers.
+    torch.set_num_threads(1)
+
+    print(f"data: {source}")
+    print_header(X, Y, args)
+    floors = print_floors(X, Y, args)
+    runs = schedule_runs(X, Y, args.lr, args.epochs, 1, None, seed=args.order_seed)
+    averaged = running_average(runs["constant"], (average_from - 1) * len(X) + 1)
+    print_cures(X, Y, runs, averaged, args, average_from)
+    figures = draw(X, Y, floors, runs, averaged, args, average_from)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":

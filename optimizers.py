@@ -5,7 +5,7 @@ the forward pass (Step 1), the loss (Step 2) and `backward()` (Step 3), and zero
 gradients afterwards (Step 5).
 `params` is [w, b], `state` a dict that lives for the whole run, `hyperparams` a dict.
 Each follows the rule `torch.optim` implements in the pinned torch exactly (read
-torch/optim/sgd.py, adagrad.py, rmsprop.py, adam.py); tests/test_optimizers.py holds every
+torch/optim/sgd.py, adagrad.py, rmsprop.py, adam.py, adamw.py); tests/test_optimizers.py holds every
 path to torch.optim's. The updates run under `torch.no_grad()`, as PyTorch's own
 optimizers and Dive into Deep Learning do: an in-place change autograd is told about.
 
@@ -424,39 +424,6 @@ def figures_of(X, Y, runs, diverged, args, batch_size):
     return figures
 
 
-def main(argv=None):
-    import data
-    from plumbing import options, output
-
-    parser = options.Parser(f"Optimizers by hand ({', '.join(METHODS)}) on the tutorial's "
-                            "line, checked against the theory of the data's Hessian.")
-    options.add_variants(parser, "method", DEFAULTS, SETTINGS, pairs=PAIRS,
-                         help="train this method alone (default: every method, side by side)")
-    options.add_settings(parser, KNOBS, OPTIONS)
-    options.add_data_args(parser, data)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    check_settings(parser, args)
-    chosen = {method: options.chosen_settings(parser, args, method, DEFAULTS, SETTINGS,
-                                              "--method", PAIRS)
-              for method in (DEFAULTS if args.method is None else [args.method])}
-    X, Y, source = data.load_data(parser, args)
-    if args.standardise:
-        X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
-    batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
-    options.check_work(parser, args.epochs, len(X), batch_size)
-
-    print_theory(X, Y, source, args, batch_size)
-    runs, diverged = run_methods(X, Y, chosen, args, batch_size)
-    if not diverged:  # a diverged run prints neither: its figure shows the climb
-        print_results(X, Y, runs, args.method)
-    figures = figures_of(X, Y, runs, diverged, args, batch_size)
-    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
-    for report in diverged.values():
-        exit_on(parser, report)
-    output.show_figures(figures, args.show)
-
-
 def rates_of(method, hyperparams, history, curvatures, least_squares_point, full_batch):
     """(predicted, measured) rate per step of a full-batch linear run; None where the
     theory does not apply (adaptive methods, mini-batches) or the run is too short."""
@@ -511,6 +478,39 @@ def phase_grid(X, Y, lam_max, points, w0=-10.0, b0=-20.0):
     excess = losses.reshape(lr_grid.shape).double() - ls_loss
     start = criterion(forward(X, w0, b0), Y).item() - ls_loss
     return lrs, betas, excess, start
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser(f"Optimizers by hand ({', '.join(METHODS)}) on the tutorial's "
+                            "line, checked against the theory of the data's Hessian.")
+    options.add_variants(parser, "method", DEFAULTS, SETTINGS, pairs=PAIRS,
+                         help="train this method alone (default: every method, side by side)")
+    options.add_settings(parser, KNOBS, OPTIONS)
+    options.add_data_args(parser, data)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    check_settings(parser, args)
+    chosen = {method: options.chosen_settings(parser, args, method, DEFAULTS, SETTINGS,
+                                              "--method", PAIRS)
+              for method in (DEFAULTS if args.method is None else [args.method])}
+    X, Y, source = data.load_data(parser, args)
+    if args.standardise:
+        X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
+    batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
+    options.check_work(parser, args.epochs, len(X), batch_size)
+
+    print_theory(X, Y, source, args, batch_size)
+    runs, diverged = run_methods(X, Y, chosen, args, batch_size)
+    if not diverged:  # a diverged run prints neither: its figure shows the climb
+        print_results(X, Y, runs, args.method)
+    figures = figures_of(X, Y, runs, diverged, args, batch_size)
+    output.save_figures(out_dir, figures)  # a diverged run's too: its climb is the lesson
+    for report in diverged.values():
+        exit_on(parser, report)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":

@@ -150,45 +150,6 @@ DEFAULTS = {"workers": 2, "port": 0, "timeout": 60, "costs_up_to": 10_000_000,
             "latency_us": 50.0}
 
 
-def main(argv=None):
-    """Measure, print the table and the model, draw."""
-    from plumbing import options, output
-    from plumbing.workers import WorkerFailed, meeting_point, start_workers
-
-    parser = options.Parser("What a step of data-parallel batch descent costs on 1, 2, ... "
-                            "worker processes: measured, and a cost model fitted to it.")
-    options.add_settings(parser, DEFAULTS, OPTIONS, data_parallel.OPTIONS)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    if "RANK" in os.environ:
-        parser.error("this script starts its own workers: run it with python, not torchrun")
-    try:  # the meeting point, taken before any work
-        store = meeting_point(args.port, args.timeout)
-    except OSError as error:
-        parser.error(f"--port {args.port}: {error}")
-    cores = os.cpu_count() or 1
-    worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= args.workers),
-                            args.workers})
-    sizes = [10**p for p in range(2, 9) if 10**p <= args.costs_up_to]
-    table = columns(worker_counts, cores)
-    print_plan(sizes, table, cores, args.workers)
-    try:
-        times = start_workers(args.workers, measure_in_group, (sizes, worker_counts, cores),
-                              store, timeout=args.timeout)
-    except WorkerFailed as failure:
-        parser.exit(1, f"{parser.prog}: error: {failure}\n")
-    measured = medians(times, table, sizes)
-    fixed, per_sample, latencies = fit_model(sizes, table, measured)
-    print_table(sizes, table, measured, fixed, per_sample, latencies)
-    if per_sample <= 0:  # a machine so busy that larger steps were not slower
-        parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
-                       "cost per sample can be fitted; run it again on a quieter machine\n")
-    print_model(sizes, table, measured, fixed, per_sample, latencies, args.latency_us * 1e-6)
-    figures = draw(sizes, table, measured, fixed, per_sample, latencies)
-    output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
-
-
 def fit_model(sizes, table, measured):
     """(fixed, per sample, {process count: latency}) seconds of the cost model: one
     thread's steps give the fixed cost and the cost per sample; each process count's
@@ -273,6 +234,45 @@ def print_model(sizes, table, measured, fixed, per_sample, latencies, network_la
                     predicted_step(n, k, fixed, per_sample, latency) for n in (10**7, 10**9)]
         print(f"{k:>10}{latency * 1e3:15.3f}{crossover(k, per_sample, latency):16,.0f}"
               f"{speedups[0]:20.2f}x{speedups[1]:7.2f}x")
+
+
+def main(argv=None):
+    """Measure, print the table and the model, draw."""
+    from plumbing import options, output
+    from plumbing.workers import WorkerFailed, meeting_point, start_workers
+
+    parser = options.Parser("What a step of data-parallel batch descent costs on 1, 2, ... "
+                            "worker processes: measured, and a cost model fitted to it.")
+    options.add_settings(parser, DEFAULTS, OPTIONS, data_parallel.OPTIONS)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    if "RANK" in os.environ:
+        parser.error("this script starts its own workers: run it with python, not torchrun")
+    try:  # the meeting point, taken before any work
+        store = meeting_point(args.port, args.timeout)
+    except OSError as error:
+        parser.error(f"--port {args.port}: {error}")
+    cores = os.cpu_count() or 1
+    worker_counts = sorted({1, *(2**p for p in range(1, 7) if 2**p <= args.workers),
+                            args.workers})
+    sizes = [10**p for p in range(2, 9) if 10**p <= args.costs_up_to]
+    table = columns(worker_counts, cores)
+    print_plan(sizes, table, cores, args.workers)
+    try:
+        times = start_workers(args.workers, measure_in_group, (sizes, worker_counts, cores),
+                              store, timeout=args.timeout)
+    except WorkerFailed as failure:
+        parser.exit(1, f"{parser.prog}: error: {failure}\n")
+    measured = medians(times, table, sizes)
+    fixed, per_sample, latencies = fit_model(sizes, table, measured)
+    print_table(sizes, table, measured, fixed, per_sample, latencies)
+    if per_sample <= 0:  # a machine so busy that larger steps were not slower
+        parser.exit(1, f"{parser.prog}: error: the step times did not grow with n, so no "
+                       "cost per sample can be fitted; run it again on a quieter machine\n")
+    print_model(sizes, table, measured, fixed, per_sample, latencies, args.latency_us * 1e-6)
+    figures = draw(sizes, table, measured, fixed, per_sample, latencies)
+    output.save_figures(out_dir, figures)
+    output.show_figures(figures, args.show)
 
 
 if __name__ == "__main__":

@@ -431,6 +431,34 @@ DEFAULTS = {"list": False, "epochs": 20,
             **{name: data.DEFAULTS[name] for name in ("slope", "noise", "seed")}}
 
 
+def print_list():
+    for number, pitfall in enumerate(PITFALLS, 1):
+        print(f"{number}. {pitfall.name:<16} {pitfall.title}")
+
+
+def run_and_report(chosen, setting):
+    """Run each chosen pitfall and print its report as it ends; returns the runs to draw,
+    {"N. title": runs}."""
+    drawn = {}
+    for pitfall in chosen:
+        number = PITFALLS.index(pitfall) + 1
+        result = pitfall.run(setting)
+        print("\n".join(report(number, pitfall, result)), end="\n\n", flush=True)
+        if result.runs:
+            drawn[f"{number}. {pitfall.title}"] = result.runs
+    return drawn
+
+
+def draw(chosen, drawn):
+    """{file name: figure}: a run of some pitfalls gets a file of its own, so it never
+    overwrites the full figure."""
+    from plots.pitfalls import plot_pitfalls  # only now: matplotlib's backend has been chosen
+
+    name = "pitfalls.png" if len(chosen) == len(PITFALLS) else (
+        "pitfalls-" + "+".join(pitfall.name for pitfall in chosen) + ".png")
+    return {name: plot_pitfalls(drawn)}
+
+
 def main(argv=None):
     from plumbing import options, output
 
@@ -458,34 +486,6 @@ def main(argv=None):
     figures = draw(chosen, drawn)
     output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
-
-
-def print_list():
-    for number, pitfall in enumerate(PITFALLS, 1):
-        print(f"{number}. {pitfall.name:<16} {pitfall.title}")
-
-
-def run_and_report(chosen, setting):
-    """Run each chosen pitfall and print its report as it ends; returns the runs to draw,
-    {"N. title": runs}."""
-    drawn = {}
-    for pitfall in chosen:
-        number = PITFALLS.index(pitfall) + 1
-        result = pitfall.run(setting)
-        print("\n".join(report(number, pitfall, result)), end="\n\n", flush=True)
-        if result.runs:
-            drawn[f"{number}. {pitfall.title}"] = result.runs
-    return drawn
-
-
-def draw(chosen, drawn):
-    """{file name: figure}: a run of some pitfalls gets a file of its own, so it never
-    overwrites the full figure."""
-    from plots.pitfalls import plot_pitfalls  # only now: matplotlib's backend has been chosen
-
-    name = "pitfalls.png" if len(chosen) == len(PITFALLS) else (
-        "pitfalls-" + "+".join(pitfall.name for pitfall in chosen) + ".png")
-    return {name: plot_pitfalls(drawn)}
 
 
 if __name__ == "__main__":

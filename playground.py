@@ -78,6 +78,11 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
     warning = None
     if edge is not None and hyperparams["lr"] >= edge:
         warning = bound_warning(f"{method} lr", hyperparams["lr"], edge, rule)
+    # What the command line refuses (a warmup as long as the run) is said here, as a note.
+    problem = schedules.problem(
+        schedule, {**schedules.SCHEDULES[schedule][1], **(schedule_options or {})}, epochs)
+    if problem is not None:
+        warning = "; ".join(filter(None, [warning, f"note: {problem}"]))
     ls_w, ls_b, _ = least_squares(X, Y)
     # The rates' theory is of a constant step on all the samples.
     rates = optimizers.rates_of(method, hyperparams, history, hessian_eigenvalues(X),
@@ -241,7 +246,8 @@ def setting_sliders(mo, method):
         if name != "lr":
             kind, interval, _ = optimizers.SETTINGS[name]
             own[name] = mo.ui.slider(steps=options.slider_values(kind, interval, value),
-                                     value=value, label=name, show_value=True)
+                                     value=value, label=name.replace("_", " "),
+                                     show_value=True)
     return mo.ui.dictionary(own)
 
 

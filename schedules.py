@@ -40,7 +40,7 @@ def inverse_time(lr, epoch, epochs, options):
 
 
 def warmup(lr, epoch, epochs, options):
-    """a linear rise to lr over `warmup` epochs, then lr * sqrt(warmup / t), t = epoch + 1"""
+    """lr * epoch / warmup up to epoch warmup, then lr * sqrt(warmup / epoch) (from 1)"""
     t, warm = epoch + 1, options["warmup"]
     return lr * min(t / warm, (warm / t) ** 0.5)
 

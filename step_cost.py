@@ -247,40 +247,6 @@ def operations_of_a_step(X, Y, lr):
     return record.names
 
 
-def main(argv=None):
-    import data
-    from plumbing import options, output
-
-    parser = options.Parser("What one batch-descent step costs, five ways, against the "
-                            "memory bandwidth limit of reading the data once.")
-    parser.add_argument("--sizes", nargs="+", type=options.number(int, "[100, 10_000_000]"),
-                        default=SIZES, help="data sizes n, from 100 to 10,000,000")
-    parser.add_argument("--large", action="store_true",
-                        help=f"also n = {LARGE:,}, where memory allows (about 3 GB)")
-    parser.add_argument("--repeats", type=options.number(int, "[1, 20]"), default=5,
-                        help="timings of every rung at every n, taking turns; the median is "
-                             "shown, with the spread")
-    parser.add_argument("--threads", type=options.number(int, "[1, 1024]"), default=None,
-                        help="threads torch may use for one operation (default: torch's, "
-                             f"{torch.get_num_threads()} here)")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="leave out rung 4, the compiled gradient (compiling takes "
-                             "seconds)")
-    options.add(parser, "lr", 0.1)
-    options.add_device_arg(parser)
-    options.add_output_args(parser)
-    args, out_dir = options.parse(parser, argv)
-    options.check_device(parser, args.device)
-    sizes = sorted(set(args.sizes + ([LARGE] if args.large else [])))
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
-        run(args, sizes, out_dir, data, output)
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run(args, sizes, out_dir, data, output):
     from train_batch import train_batch
 
@@ -389,6 +355,40 @@ def size_text(nbytes):
             return f"{nbytes / size:.0f} {unit}" if nbytes >= 10 * size else \
                 f"{nbytes / size:.1f} {unit}"
     return f"{nbytes} B"
+
+
+def main(argv=None):
+    import data
+    from plumbing import options, output
+
+    parser = options.Parser("What one batch-descent step costs, five ways, against the "
+                            "memory bandwidth limit of reading the data once.")
+    parser.add_argument("--sizes", nargs="+", type=options.number(int, "[100, 10_000_000]"),
+                        default=SIZES, help="data sizes n, from 100 to 10,000,000")
+    parser.add_argument("--large", action="store_true",
+                        help=f"also n = {LARGE:,}, where memory allows (about 3 GB)")
+    parser.add_argument("--repeats", type=options.number(int, "[1, 20]"), default=5,
+                        help="timings of every rung at every n, taking turns; the median is "
+                             "shown, with the spread")
+    parser.add_argument("--threads", type=options.number(int, "[1, 1024]"), default=None,
+                        help="threads torch may use for one operation (default: torch's, "
+                             f"{torch.get_num_threads()} here)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave out rung 4, the compiled gradient (compiling takes "
+                             "seconds)")
+    options.add(parser, "lr", 0.1)
+    options.add_device_arg(parser)
+    options.add_output_args(parser)
+    args, out_dir = options.parse(parser, argv)
+    options.check_device(parser, args.device)
+    sizes = sorted(set(args.sizes + ([LARGE] if args.large else [])))
+    threads = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        run(args, sizes, out_dir, data, output)
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,9 @@ def test_a_script_imports_its_runner_first_and_ends_by_running_main_with_it(scri
     assert ast.get_docstring(tree)
     assert ast.unparse(first) == "from plumbing.run import run_as_command"
     assert ast.unparse(last) == "if __name__ == '__main__':\n    run_as_command(main)"
+    # Read top to bottom: the definitions, then main(), then the block that runs it.
+    before_last = tree.body[-2]
+    assert isinstance(before_last, ast.FunctionDef) and before_last.name == "main"
 
 
 def test_the_top_level_holds_the_lessons_scripts_and_the_taught_modules():
