@@ -117,6 +117,10 @@ def test_as_a_script_it_says_it_takes_no_options(capsys, monkeypatch):
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
+# How long the page may take to show what a move asks for, in ms. Every wait is on the
+# page's own state, never a fixed sleep; on a loaded machine a recomputation takes seconds
+# where it takes half a second on a quiet one, so the limit is generous.
+WAIT = 120_000
 
 
 def free_port():
@@ -145,6 +149,7 @@ def open_page(driver, address):
     """Headless Chromium (Debian's) showing the page at `address`: (browser, page)."""
     browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
     page = browser.new_page(viewport={"width": 1400, "height": 1900})
+    page.set_default_timeout(WAIT)  # actions (focus, press, select) wait for their element
     page.goto(address)
     return browser, page
 
@@ -164,6 +169,7 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
         pytest.skip("no Chromium here (apt-get install chromium); CI runs this test")
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT)  # every expect() waits for the page up to WAIT
     _, batch_out, _ = run_main(train_batch, capsys, "--out", tmp_path / "a")
     _, momentum_out, _ = run_main(optimizers, capsys, "--method", "momentum", "--lr", "0.1",
                                   "--epochs", "20", "--out", tmp_path / "b")
@@ -177,8 +183,7 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
         with sync_playwright() as driver:
             browser, page = open_page(driver, address)
             summary = page.locator("pre").filter(has_text="final: w=")
-            expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n",
-                                         timeout=60_000)
+            expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
 
             lr = page.get_by_role("slider").first
             lr.focus()
