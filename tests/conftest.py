@@ -6,8 +6,6 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-import torch
-import torch.nn.functional as F
 
 # A suite started in the background (`pytest &` in a script) inherits an ignored Ctrl-C,
 # and so would every program it starts: the interrupt tests need it back.
@@ -41,24 +39,6 @@ def data():
     from data import make_data
 
     return make_data()
-
-
-def optim_sgd_path(X, Y, lr, orders, batch_size=1, w0=-10.0, b0=-20.0):
-    """The reference: torch.optim.SGD on torch's own MSE, over the given sample orders."""
-    w = torch.tensor(w0, requires_grad=True)
-    b = torch.tensor(b0, requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
-    path, losses = [(w.item(), b.item())], []
-    for order in orders:
-        for first in range(0, len(order), batch_size):
-            batch = order[first:first + batch_size]
-            optimizer.zero_grad()
-            loss = F.mse_loss(w * X[batch] + b, Y[batch])
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            path.append((w.item(), b.item()))
-    return torch.tensor(path), torch.tensor(losses)
 
 
 def run_main(module, capsys, *args):

@@ -274,11 +274,9 @@ def test_cuda_without_a_device_is_a_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--budget", "0"], "--budget"), (["--budget", "nan"], "--budget"),
-    (["--sizes", "0"], "--sizes"), (["--sizes", "99"], "--sizes"),
-    (["--sizes", "20000000"], "--sizes"), (["--repeats", "0"], "--repeats"),
+    (["--sizes", "99"], "--sizes"), (["--sizes", "20000000"], "--sizes"),
     (["--threads", "0"], "--threads"), (["--noise", "0"], "--noise"),
-    (["--slope", "inf"], "--slope"), (["--device", "tpu"], "--device")])
+    (["--device", "tpu"], "--device")])
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, args, message):
     stderr = run_main_expecting_error([*args, "--out", str(tmp_path / "out")], capsys)
     assert message in stderr

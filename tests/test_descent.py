@@ -3,6 +3,7 @@ for step, and a new method is one update function."""
 
 import pytest
 import torch
+from reference import in_order, torch_optim_run
 
 from descent import gd_update, has_diverged, train
 from train_batch import train_batch
@@ -45,16 +46,8 @@ def momentum_update(params, state, hyperparams):
 def test_a_new_method_is_one_update_function(data):
     X, Y = data
     history = train(X, Y, momentum_update, {"lr": 0.02, "momentum": 0.8}, epochs=40)
-    w = torch.tensor(-10.0, requires_grad=True)
-    b = torch.tensor(-20.0, requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=0.02, momentum=0.8)
-    path = [(w.item(), b.item())]
-    for _ in range(40):
-        optimizer.zero_grad()
-        torch.nn.functional.mse_loss(w * X + b, Y).backward()
-        optimizer.step()
-        path.append((w.item(), b.item()))
-    torch.testing.assert_close(torch.tensor(history.path), torch.tensor(path))
+    expected = torch_optim_run(X, Y, in_order(len(X), 40), len(X), lr=0.02, momentum=0.8)
+    torch.testing.assert_close(torch.tensor(history.path), expected.path)
 
 
 def test_the_general_loop_stops_once_the_loss_diverges(data):

@@ -6,6 +6,10 @@ How a page is written (docs/README.md says the same for authors):
   prints, stdout and stderr together as a terminal shows them. Sybil finds the blocks.
 - In the printed lines, `...` stands for any text within a line, and a line that is only
   `...` for any number of lines. Timings (`0.42 s`, `12.5 ms`, `98.1 us`) are masked.
+- Numbers are compared as numbers (tests/printed.py): a result shown to three digits or
+  more may differ by float32's rounding on another CPU (a relative 1e-5, or two units of
+  its last digit); integers and short settings must be exact, and the text around them
+  too. Where a run's digits depend on rounding chaotically, the page shows `...` there.
 - A ```pycon block is a Python session (`>>>` lines and what they print), run as a doctest.
 - `<!-- skip: next -->` before a block leaves it unrun (Sybil's skip): for output that
   was measured once and cannot be repeated in a test, like the full benchmark.
@@ -40,6 +44,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from printed import shows
 from sybil import Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract import DocTestStringParser
@@ -81,17 +86,6 @@ def run_command(command, cwd):
     return printed.getvalue(), status
 
 
-def pattern_of(expected_lines):
-    """A regex for the whole printed text: `...` within a line, or as a line of its own."""
-    parts = []
-    for line in expected_lines:
-        if line.strip() == "...":
-            parts.append(r"(?:[^\n]*\n)*?")
-        else:
-            parts.append(re.escape(line.rstrip()).replace(r"\.\.\.", r"[^\n]*") + r"\n")
-    return re.compile("".join(parts))
-
-
 def masked(text):
     return TIMING.sub(" <time>", text)
 
@@ -118,7 +112,7 @@ def check_console_block(example):
             printed, _ = run_command(command, namespace["cwd"])
         namespace["printed"].append(printed)
         actual = "".join(masked(line).rstrip() + "\n" for line in printed.splitlines())
-        matches = pattern_of([masked(line) for line in expected]).fullmatch(actual)
+        matches = shows([masked(line) for line in expected], actual)
         if not matches and failure is None:
             failure = (f"{command}: the page shows\n" + "\n".join(expected)
                        + f"\n\nbut it printed\n{printed}")
@@ -135,7 +129,7 @@ def merged(expected, printed):
     `expected`: each shown line that still matches a printed line (and every `...`) kept,
     the rest replaced, dropped or added; the fewest changes (an edit distance)."""
     def fits(pattern, line):
-        return pattern_of([masked(pattern)]).fullmatch(masked(line).rstrip() + "\n")
+        return shows([masked(pattern)], masked(line).rstrip() + "\n")
 
     E, P = len(expected), len(printed)
     cost = [[0] * (P + 1) for _ in range(E + 1)]
@@ -326,10 +320,30 @@ def test_every_python_excerpt_is_the_projects_code_as_it_is(page):
 
 
 def test_the_reader_understands_its_own_notation():
-    pattern = pattern_of(["epoch   1: loss=...", "...", "final: w=-5.0 ..."])
-    assert pattern.fullmatch("epoch   1: loss=3.2\nepoch   2: x\nfinal: w=-5.0 b=1\n")
-    assert pattern.fullmatch("epoch   1: loss=3.2\nfinal: w=-5.0 b=1\n")
-    assert not pattern.fullmatch("epoch   1: loss=3.2\nfinal: w=-4.0 b=1\n")
+    shown = ["epoch   1: loss=...", "...", "final: w=-5.0 ..."]
+    assert shows(shown, "epoch   1: loss=3.2\nepoch   2: x\nfinal: w=-5.0 b=1\n")
+    assert shows(shown, "epoch   1: loss=3.2\nfinal: w=-5.0 b=1\n")
+    assert not shows(shown, "epoch   1: loss=3.2\nfinal: w=-4.0 b=1\n")
+    # Numbers as numbers: a result within float32's rounding of the shown one (a relative
+    # 1e-5, or two units of its last digit), in the same shape; integers and short
+    # settings exactly; the text around them exactly.
+    shown = ["epoch 865: loss=11.658217 w=-4.945607 b=+0.000581 lr=0.1 (20 updates)"]
+    assert shows(shown, "epoch 865: loss=11.658219 w=-4.945605 b=+0.000583 lr=0.1 (20 updates)\n")
+    assert shows(shown, "epoch 865: loss=11.658317 w=-4.945607 b=+0.000581 lr=0.1 (20 updates)\n")
+    for wrong in ("epoch 866: loss=11.658217 w=-4.945607 b=+0.000581 lr=0.1 (20 updates)",
+                  "epoch 865: loss=11.658417 w=-4.945607 b=+0.000581 lr=0.1 (20 updates)",
+                  "epoch 865: loss=11.658217 w=-4.945607 b=+0.000584 lr=0.1 (20 updates)",
+                  "epoch 865: loss=11.658217 w=-4.945607 b=-0.000581 lr=0.1 (20 updates)",
+                  "epoch 865: loss=11.65822 w=-4.945607 b=+0.000581 lr=0.1 (20 updates)",
+                  "epoch 865: loss=11.658217 w=-4.945607 b=+0.000581 lr=0.2 (20 updates)",
+                  "epoch 865: loss=11.658217 w=-4.945607 b=+0.000581 lr=0.1 (21 updates)",
+                  "epoch 865: loss=11.658217 w=-4.945607 b=+0.000581 lr=0.1 (20 steps)"):
+        assert not shows(shown, wrong + "\n"), wrong
+    assert shows(["loss 3.21e+09, 1,240 samples, 0.0e+00 apart, torch 2.13.0"],
+                 "loss 3.22e+09, 1,240 samples, 0.0e+00 apart, torch 2.13.0\n")
+    assert not shows(["loss 3.21e+09"], "loss 3.24e+09\n")
+    assert not shows(["0.0e+00 apart"], "1.0e-07 apart\n")
+    assert not shows(["torch 2.13.0"], "torch 2.14.0\n")
     assert masked("(20 updates, 0.003 s) 98.1 us 2.86 ms") == (
         "(20 updates, <time>) <time> <time>")
     assert masked("  355.8 us  6251.0 us") == masked("  544.0 us 11426.7 us")

@@ -1,9 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import optim_sgd_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import in_order, torch_optim_run
 
 import train_sgd as train_sgd_script
 from data import make_data
@@ -23,29 +23,16 @@ def test_batch_size_n_in_order_is_batch_descent_step_by_step(data):
                                torch.tensor(batch.epoch_losses))
 
 
-@pytest.mark.parametrize("batch_size", [2, 7, 10, 33, 99])
-def test_in_order_mini_batches_equal_torch_optim_sgd(data, batch_size):
+def test_shuffled_mini_batches_equal_torch_optim_sgd_on_the_seeded_permutation(data):
     X, Y = data
-    record = train_sgd(X, Y, lr=0.02, epochs=3, shuffle=False, batch_size=batch_size)
-    path, losses = optim_sgd_path(X, Y, 0.02, [torch.arange(len(X))] * 3, batch_size)
-    steps_per_epoch = -(-len(X) // batch_size)
-    assert record.updates == 3 * steps_per_epoch
-    torch.testing.assert_close(torch.tensor(record.path), path)
-    torch.testing.assert_close(torch.tensor(record.step_losses), losses)
-
-
-def test_shuffled_mini_batches_follow_the_seeded_permutation(data):
-    X, Y = data
-    record = train_sgd(X, Y, lr=0.03, epochs=2, seed=11, batch_size=8)
+    # Batches of 7: the last batch of each epoch holds the 2 samples left over.
+    record = train_sgd(X, Y, lr=0.03, epochs=2, seed=11, batch_size=7)
     generator = torch.Generator().manual_seed(11)
     orders = [torch.randperm(len(X), generator=generator) for _ in range(2)]
-    path, _ = optim_sgd_path(X, Y, 0.03, orders, batch_size=8)
-    torch.testing.assert_close(torch.tensor(record.path), path)
-
-
-def test_batch_size_one_is_unchanged_sgd(data):
-    X, Y = data
-    assert train_sgd(X, Y, epochs=2).path == train_sgd(X, Y, epochs=2, batch_size=1).path
+    expected = torch_optim_run(X, Y, orders, batch_size=7, lr=0.03)
+    assert record.updates == 2 * 15
+    torch.testing.assert_close(torch.tensor(record.path), expected.path)
+    torch.testing.assert_close(torch.tensor(record.step_losses), expected.losses)
 
 
 def test_divergence_names_the_bound_of_the_batch_size(tmp_path, capsys):
@@ -101,9 +88,10 @@ def test_hand_update_matches_torch_optim_sgd_for_random_problems(
     lr = lr_fraction * stability_bound(X, batch_size)
     record = train_sgd(X, Y, lr=lr, epochs=2, w0=w0, b0=b0, shuffle=False,
                        batch_size=batch_size, verbose=False)
-    path, losses = optim_sgd_path(X, Y, lr, [torch.arange(n)] * 2, batch_size, w0, b0)
-    torch.testing.assert_close(torch.tensor(record.path), path)
+    expected = torch_optim_run(X, Y, in_order(n, 2), batch_size, w0=w0, b0=b0, lr=lr)
+    torch.testing.assert_close(torch.tensor(record.path), expected.path)
     # A loss is a squared difference of nearly equal float32 numbers (prediction and target),
     # so a last-bit difference in (w, b) between the two updates shows up a few float32
     # epsilons larger in it: compare to 1e-5, not float32's default 1.3e-6.
-    torch.testing.assert_close(torch.tensor(record.step_losses), losses, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.tensor(record.step_losses), expected.losses, rtol=1e-5,
+                               atol=1e-5)

@@ -4,7 +4,7 @@ measurement says about the two ways of drawing samples."""
 import numpy as np
 import pytest
 import torch
-from conftest import optim_sgd_path
+from reference import torch_optim_run
 
 import noise_floor
 from descent import gd_update, train, train_cells
@@ -31,8 +31,8 @@ def test_each_cell_draws_its_own_order_from_the_seeded_generator(data, sampling)
     draws = [torch.randint(n, (2, n), generator=generator) if sampling == "replacement"
              else torch.rand(2, n, generator=generator).argsort(dim=1) for _ in range(epochs)]
     for cell in range(2):
-        expected, _ = optim_sgd_path(X, Y, 0.01, [draw[cell] for draw in draws], batch_size=5)
-        np.testing.assert_allclose(path[:, cell], expected.numpy(), rtol=1e-5, atol=1e-5)
+        expected = torch_optim_run(X, Y, [draw[cell] for draw in draws], batch_size=5, lr=0.01)
+        np.testing.assert_allclose(path[:, cell], expected.path.numpy(), rtol=1e-5, atol=1e-5)
     assert not np.allclose(path[:, 0], path[:, 1]), "the two cells drew different orders"
 
 

@@ -242,9 +242,7 @@ def test_a_path_the_terminal_cannot_encode_does_not_raise(tmp_path):
 
 
 @pytest.mark.parametrize("script, args", [
-    (data, ["--noise", "1e308"]), (data, ["--slope", "1e308"]), (data, ["--slope", "-2e6"]),
-    (compare, ["--epochs", str(10**9)]), (compare, ["--epochs", "20000"]),
-    (compare, ["--n", "100000"]),
+    (data, ["--slope", "-2e6"]), (compare, ["--epochs", "20000"]), (compare, ["--n", "100000"]),
 ], ids=lambda value: " ".join(value) if isinstance(value, list) else value.__name__)
 def test_runaway_counts_and_values_are_refused_before_any_work(tmp_path, capsys, script,
                                                                  args):

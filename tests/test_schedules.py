@@ -3,8 +3,8 @@ against torch.optim.lr_scheduler, the average against torch.optim.swa_utils."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 from conftest import run_main
+from reference import in_order, torch_optim_run
 
 import schedules
 import train_sgd as script
@@ -33,31 +33,16 @@ REFERENCES = {
 }
 
 
-def scheduled_optim_path(X, Y, lr, name, orders, batch_size):
-    """The reference: torch.optim.SGD with the scheduler stepped after each epoch, over the
-    given sample orders. Returns (the step size of each epoch, the path)."""
-    w = torch.tensor(-10.0, requires_grad=True)
-    b = torch.tensor(-20.0, requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
-    scheduler = REFERENCES[name][1](optimizer)
-    lrs, path = [], [(w.item(), b.item())]
-    for order in orders:
-        lrs.append(optimizer.param_groups[0]["lr"])
-        for first in range(0, len(order), batch_size):
-            batch = order[first:first + batch_size]
-            optimizer.zero_grad()
-            F.mse_loss(w * X[batch] + b, Y[batch]).backward()
-            optimizer.step()
-            path.append((w.item(), b.item()))
-        scheduler.step()
-    return lrs, torch.tensor(path)
+def scheduled_optim_run(X, Y, lr, name, orders, batch_size):
+    """The reference: torch.optim.SGD with the scheduler stepped after each epoch."""
+    return torch_optim_run(X, Y, orders, batch_size, scheduler=REFERENCES[name][1], lr=lr)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_every_step_size_equals_the_schedulers(name):
     lr = 0.05
-    expected, _ = scheduled_optim_path(torch.zeros(1, 1), torch.zeros(1, 1), lr, name,
-                                       [torch.arange(1)] * EPOCHS, 1)
+    expected = scheduled_optim_run(torch.zeros(1, 1), torch.zeros(1, 1), lr, name,
+                                   in_order(1, EPOCHS), 1).lrs
     at = schedules.step_sizes(name, lr, EPOCHS, REFERENCES[name][0])
     assert [at(epoch) for epoch in range(EPOCHS)] == pytest.approx(expected, rel=1e-12)
 
@@ -69,7 +54,7 @@ def test_the_scheduled_path_equals_torch_optims(data, name, batch_size):
     seed = 3
     generator = torch.Generator().manual_seed(seed)
     orders = [torch.randperm(len(X), generator=generator) for _ in range(EPOCHS)]
-    lrs, expected = scheduled_optim_path(X, Y, 0.02, name, orders, batch_size)
+    expected = scheduled_optim_run(X, Y, 0.02, name, orders, batch_size).path
     schedule = schedules.step_sizes(name, 0.02, EPOCHS, REFERENCES[name][0])
     # train_sgd.py --schedule runs the taught loop; the update seam (the playground's) with
     # the plain update takes the same steps.
@@ -84,9 +69,9 @@ def test_the_scheduled_path_equals_torch_optims(data, name, batch_size):
 def test_a_cosine_schedule_settles_where_a_constant_step_does_not(data):
     X, Y = data
     ls_w, ls_b, _ = least_squares(X, Y)
-    cosine = train_sgd(X, Y, 0.01, 100, verbose=False,
-                       step_sizes=schedules.step_sizes("cosine", 0.01, 100))
-    constant = train_sgd(X, Y, 0.01, 100, verbose=False)
+    cosine = train_sgd(X, Y, 0.01, 30, verbose=False,
+                       step_sizes=schedules.step_sizes("cosine", 0.01, 30))
+    constant = train_sgd(X, Y, 0.01, 30, verbose=False)
     assert abs(cosine.w - ls_w) < 0.02 and abs(cosine.b - ls_b) < 0.02
     assert abs(constant.w - ls_w) > 0.02 or abs(constant.b - ls_b) > 0.02
 
@@ -101,7 +86,7 @@ def test_sampling_with_replacement_draws_from_the_seeded_generator(data):
     generator = torch.Generator().manual_seed(7)
     orders = [torch.randint(len(X), (len(X),), generator=generator) for _ in range(2)]
     assert len(set(orders[0].tolist())) < len(X), "some samples drawn twice"
-    _, expected = scheduled_optim_path(X, Y, 0.01, "constant", orders, 1)
+    expected = scheduled_optim_run(X, Y, 0.01, "constant", orders, 1).path
     torch.testing.assert_close(torch.tensor(run.path), expected)
     reshuffled = train_sgd(X, Y, 0.01, 2, seed=7, verbose=False)
     assert reshuffled.path != run.path
@@ -117,20 +102,16 @@ def test_the_average_is_the_mean_of_the_points_and_swa_utils_agrees(data):
     assert count == len(points) == 40
     assert (w, b) == pytest.approx((sum(p[0] for p in points) / count,
                                     sum(p[1] for p in points) / count), rel=1e-12)
-    # torch.optim.swa_utils.AveragedModel, updated after every step from epoch 3 on.
+    # torch.optim.swa_utils.AveragedModel, updated after every step of torch.optim.SGD's
+    # run from epoch 3 on.
+    reference = torch_optim_run(X, Y, in_order(len(X), epochs), batch_size=10, lr=0.01)
     model = torch.nn.Linear(1, 1)
-    with torch.no_grad():
-        model.weight.fill_(-10.0)
-        model.bias.fill_(-20.0)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     averaged = torch.optim.swa_utils.AveragedModel(model)
-    for epoch in range(1, epochs + 1):
-        for start in range(0, len(X), 10):
-            optimizer.zero_grad()
-            F.mse_loss(model(X[start:start + 10]), Y[start:start + 10]).backward()
-            optimizer.step()
-            if epoch >= first:
-                averaged.update_parameters(model)
+    for w_step, b_step in reference.path[1:][(first - 1) * 10:].tolist():
+        with torch.no_grad():
+            model.weight.fill_(w_step)
+            model.bias.fill_(b_step)
+        averaged.update_parameters(model)
     assert (w, b) == pytest.approx((averaged.module.weight.item(),
                                     averaged.module.bias.item()), abs=1e-5)
 
@@ -172,18 +153,13 @@ def test_print_steps_shows_each_epochs_scheduled_step(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, complaint", [
     (["--schedule", "linear"], "--schedule: invalid choice: 'linear'"),
-    (["--sampling", "bootstrap"], "--sampling: invalid choice: 'bootstrap'"),
     (["--schedule", "step", "--gamma", "0"], "--gamma: '0' must be a number above 0, up to 1"),
-    (["--schedule", "exponential", "--gamma", "1.1"], "--gamma: '1.1' must be"),
     (["--schedule", "step", "--step-every", "0"], "--step-every: '0' must be a whole number"),
     (["--schedule", "inverse-time", "--decay", "0"], "--decay: '0' must be a finite number"),
-    (["--schedule", "inverse-time", "--decay", "-1"], "--decay: '-1' must be"),
     (["--average-from", "0"], "--average-from: '0' must be a whole number of at least 1"),
     (["--average-from", "21"], "--average-from 21 is past the last epoch, 20"),
     (["--schedule", "step", "--step-every", "20"], "the step size would never change"),
     (["--gamma", "0.5"], "--gamma is an option of --schedule step or exponential"),
-    (["--step-every", "3"], "--step-every is an option of --schedule step, not of constant"),
-    (["--schedule", "cosine", "--decay", "1"], "--decay is an option of --schedule inverse-time"),
     (["--sampling", "replacement", "--no-shuffle"], "either in order or drawn at random"),
     (["--sampling", "reshuffle", "--no-shuffle"], "--no-shuffle and --sampling reshuffle"),
 ])

@@ -96,9 +96,7 @@ def test_where_torch_compile_fails_rung_4_is_not_available_in_one_line(tmp_path,
 
 
 @pytest.mark.parametrize("args, complaint", [
-    (["--sizes", "50"], "'50' must be a whole number from 100 to 10,000,000"),
     (["--sizes", "abc"], "'abc' is not a whole number"),
-    (["--repeats", "0"], "'0' must be a whole number from 1 to 20"),
     (["--threads", "0"], "'0' must be a whole number from 1 to 1,024"),
 ])
 def test_bad_settings_are_refused_in_one_line(tmp_path, capsys, args, complaint):

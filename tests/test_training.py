@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import optim_sgd_path
+from reference import in_order, torch_optim_run
 
 from data import make_data
 from descent import divergence_report
@@ -25,18 +25,18 @@ def test_batch_descent_reaches_least_squares(data):
 def test_batch_descent_equals_torch_optim_sgd_on_the_full_batch(data):
     X, Y = data
     record = train_batch(X, Y, lr=0.05, epochs=30)
-    path, losses = optim_sgd_path(X, Y, 0.05, [torch.arange(len(X))] * 30, batch_size=len(X))
-    torch.testing.assert_close(torch.tensor(record.path), path)
-    torch.testing.assert_close(torch.tensor(record.step_losses), losses)
+    expected = torch_optim_run(X, Y, in_order(len(X), 30), batch_size=len(X), lr=0.05)
+    torch.testing.assert_close(torch.tensor(record.path), expected.path)
+    torch.testing.assert_close(torch.tensor(record.step_losses), expected.losses)
 
 
 def test_in_order_sgd_equals_torch_optim_sgd_step_by_step(data):
     X, Y = data
     record = train_sgd(X, Y, lr=0.01, epochs=3, shuffle=False)
-    path, losses = optim_sgd_path(X, Y, 0.01, [torch.arange(len(X))] * 3)
+    expected = torch_optim_run(X, Y, in_order(len(X), 3), lr=0.01)
     assert len(record.path) == 301
-    torch.testing.assert_close(torch.tensor(record.path), path)
-    torch.testing.assert_close(torch.tensor(record.step_losses), losses)
+    torch.testing.assert_close(torch.tensor(record.path), expected.path)
+    torch.testing.assert_close(torch.tensor(record.step_losses), expected.losses)
 
 
 def test_shuffled_sgd_equals_torch_optim_sgd_over_the_same_seeded_orders(data):
@@ -44,8 +44,8 @@ def test_shuffled_sgd_equals_torch_optim_sgd_over_the_same_seeded_orders(data):
     record = train_sgd(X, Y, lr=0.02, epochs=3, shuffle=True, seed=5)
     generator = torch.Generator().manual_seed(5)
     orders = [torch.randperm(len(X), generator=generator) for _ in range(3)]
-    path, _ = optim_sgd_path(X, Y, 0.02, orders)
-    torch.testing.assert_close(torch.tensor(record.path), path)
+    torch.testing.assert_close(torch.tensor(record.path),
+                               torch_optim_run(X, Y, orders, lr=0.02).path)
 
 
 def test_shuffled_sgd_is_reproducible_and_depends_on_its_seed(data):
@@ -154,11 +154,6 @@ def test_overflow_inside_the_bound_is_not_blamed_on_the_step_size(data):
     message = divergence_report(record, 100, 0.01, stability_bound(X, 1), "single samples")
     assert "inside the stability bound" in message and "overflowed" in message
     assert "above" not in message
-
-
-def test_tutorial_step_size_is_past_the_per_sample_bound(data):
-    X, _ = data
-    assert stability_bound(X, batch_size=1) < 0.1 < stability_bound(X)
 
 
 def test_default_sgd_is_stable_and_lands_near_least_squares(data):

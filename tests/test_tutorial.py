@@ -2,9 +2,14 @@
 end, are train_batch.py's and train_sgd.py --no-shuffle's, number for number."""
 
 import ast
+import contextlib
+import io
+import os
+import runpy
 
+import matplotlib.pyplot as plt
 import pytest
-from conftest import ROOT, run_main, run_script
+from conftest import ROOT, run_main
 
 import train_batch
 import train_sgd
@@ -14,9 +19,17 @@ import train_sgd
 def printed(tmp_path_factory):
     """(the batch lines, the SGD lines) tutorial.py printed, as numbers; its folder."""
     folder = tmp_path_factory.mktemp("tutorial")
-    result = run_script("tutorial.py", cwd=folder)
-    assert result.returncode == 0 and result.stderr == "", result.stderr
-    *lines, wrote = result.stdout.splitlines()
+    # As `python tutorial.py` runs it, from top to bottom, here in this process.
+    out, err, saved = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(str(ROOT / "tutorial.py"), run_name="__main__")
+    finally:
+        os.chdir(saved)
+        plt.close("all")
+    assert err.getvalue() == ""
+    *lines, wrote = out.getvalue().splitlines()
     assert wrote == "wrote figures/tutorial_loss.png"
     rows = [[float(part) for part in line.split(", \t")] for line in lines]
     return rows[:20], rows[20:], folder
