@@ -196,9 +196,8 @@ def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=No
     setting given for a variant that does not take it is refused in one line."""
     own = own_settings(variants[chosen], pairs)
     for setting in declarations:
-        if getattr(args, setting) is not None and setting not in own:
-            takers = [choice for choice in variants
-                      if setting in own_settings(variants[choice], pairs)]
+        takers = [choice for choice in variants if setting in own_settings(variants[choice], pairs)]
+        if getattr(args, setting) is not None and chosen not in takers:
             parser.error(f"{flag(setting)} is an option of {what} {' or '.join(takers)}, "
                          f"not of {chosen}")
     return joined({part: default if getattr(args, part, None) is None else getattr(args, part)

@@ -106,10 +106,6 @@ class Output:
     def _place(self, staging, noted):
         """Move the staged files in, each earlier file aside first. A failure, or a stop
         signal noted meanwhile, undoes every move, the last first, and the folders made."""
-        made, missing = [], self.folder  # the folders made for the files, deepest first
-        while not os.path.lexists(missing):
-            made.append(missing)
-            missing = os.path.dirname(missing)
         targets = {name: os.path.join(self.folder, name) for name in self.writers}
         for target in targets.values():
             if os.path.isdir(target) and not os.path.islink(target):
@@ -129,9 +125,10 @@ class Output:
             for source, target in reversed(moves):
                 if os.path.lexists(target):
                     os.replace(target, source)
-            for folder in made:
-                if os.path.isdir(folder) and not os.listdir(folder):
-                    os.rmdir(folder)
+            # The folders made for the files, now empty; the staging folder keeps the one
+            # that was there (and every one above it).
+            with contextlib.suppress(OSError):
+                os.removedirs(nearest_existing(self.folder))
             raise
         return list(targets.values())
 
@@ -149,10 +146,9 @@ def show_figures(figures, show):
     """Open the figures in a window if asked (and possible), then close them."""
     import matplotlib.pyplot as plt
 
-    if show:
-        if plt.get_backend().lower() == "agg":
-            print("note: no display available; the figures were saved only", file=sys.stderr)
-        else:
-            plt.show()
+    if show and plt.get_backend().lower() == "agg":
+        print("note: no display available; the figures were saved only", file=sys.stderr)
+    elif show:
+        plt.show()
     for figure in figures.values():
         plt.close(figure)
