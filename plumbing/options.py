@@ -83,12 +83,12 @@ def number(kind, interval):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
-        if kind is float and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if not within(value, bounds):
-            raise argparse.ArgumentTypeError(f"{text!r} must be {words}")
+            value = None
+        problem = (f"is not a {'whole ' if kind is int else ''}number" if value is None else
+                   "is not a finite number" if kind is float and not math.isfinite(value) else
+                   None if within(value, bounds) else f"must be {words}")
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text!r} {problem}")
         return value
 
     return parse
@@ -146,13 +146,11 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         # argparse reads "-1" and "-1.5" as values but "-1e30" and "-inf" as options: join
         # such a value to its option ("--w0=-1e30"), which argparse always reads as a value.
-        words = []
-        for word in sys.argv[1:] if args is None else args:
-            if words and words[-1].startswith("--") and "=" not in words[-1] \
-                    and re.fullmatch(r"-(\d|\.\d|inf|nan)\S*", word, re.IGNORECASE):
-                words[-1] += "=" + word
-            else:
-                words.append(word)
+        words = list(sys.argv[1:] if args is None else args)
+        for i in reversed(range(1, len(words))):
+            if re.fullmatch(r"--[^=]+", words[i - 1]) \
+                    and re.fullmatch(r"-(\d|\.\d|inf|nan)\S*", words[i], re.IGNORECASE):
+                words[i - 1:i + 1] = [f"{words[i - 1]}={words[i]}"]
         return super().parse_known_args(words, namespace)
 
 
