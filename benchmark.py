@@ -516,7 +516,7 @@ SMALLEST_SIZE = 100
 # The knobs, {name: (type, interval, help)}, beside their defaults; --slope is the data's
 # (data.OPTIONS), --device and --out the shared ones (plumbing/options.py).
 OPTIONS = {
-    "sizes": (int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]", "data sizes n, one or more"),
+    "sizes": (int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]", "data sizes n, one or more", {"nargs": "+"}),
     "large": (bool, None, "also run n = 10,000,000"),
     "budget": (float, "(0, 600]", "seconds of training each run may spend"),
     "repeats": (int, "[1, 20]", "timed runs of every method (and of each cost ratio); the "
@@ -529,8 +529,9 @@ OPTIONS = {
     "seed": (int, f"[0, {2**63 - 1}]", "seed of the data's noise and of the samples' order"),
 }
 SIZES = [100, 1_000, 10_000, 100_000, 1_000_000]  # --sizes, several at once
-DEFAULTS = {"large": False, "budget": 4.0, "repeats": 3, "skip_ratios": False, "threads": 1,
-            **{name: data.DEFAULTS[name] for name in ("slope", "noise", "seed")}}
+DEFAULTS = {"sizes": SIZES, "large": False, "budget": 4.0, "repeats": 3, "skip_ratios": False,
+            "threads": 1, **{name: data.DEFAULTS[name] for name in ("slope", "noise", "seed")},
+            "device": "cpu"}
 
 
 def run_benchmark(args, sizes, out_dir):
@@ -605,10 +606,7 @@ def main(argv=None):
 
     parser = options.Parser("Time and samples to 1% of the best fit, for each method, as n "
                             "grows.")
-    options.add(parser, "sizes", SIZES, OPTIONS, nargs="+")
     options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
-    options.add_device_arg(parser)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
     sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))

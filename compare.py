@@ -18,7 +18,7 @@ from train_sgd import train_sgd
 # The command line's knobs and their defaults, each declared in OPTIONS below or in the
 # options the training scripts share (plumbing/options.py); the data's options from data.py.
 KNOBS = {"epochs": 20, "batch_lr": 0.1, "sgd_lr": 0.01, "order_seed": 42, "w0": -10.0,
-         "b0": -20.0, "no_shuffle": False}
+         "b0": -20.0, "no_shuffle": False, "device": "cpu"}
 OPTIONS = {
     "no_shuffle": (bool, None, "SGD visits the samples in their stored order, as the tutorial "
                    "does (and tutorial.py)"),
@@ -126,8 +126,6 @@ def main(argv=None):
     for name in NOT_SHARED:
         parser.add_argument(options.flag(name), dest=name, help=argparse.SUPPRESS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
-    options.add_device_arg(parser)
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
     check_settings(parser, args)

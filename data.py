@@ -217,7 +217,6 @@ def main(argv=None):
     parser.add_argument("--csv", metavar="FILE.csv", type=options.path,
                         help="also write the data to this CSV file (columns x, y), "
                              "to edit and train on with --data")
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     if args.csv is not None:
         if os.path.isdir(args.csv) or args.csv.endswith(("/", os.sep)):

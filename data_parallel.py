@@ -330,7 +330,6 @@ def main(argv=None):
                             "shard of the samples, and an all-reduce sums their gradients.")
     options.add_settings(parser, DEFAULTS, OPTIONS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     launched = "RANK" in os.environ  # started by torchrun: this process is one worker
     X, Y, source = data.load_data(parser, args)

@@ -305,7 +305,6 @@ def main(argv=None):
                             "each costs.")
     options.add_settings(parser, DEFAULTS, OPTIONS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     check(parser, args)
     X, Y, source = data.load_data(parser, args)

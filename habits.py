@@ -257,7 +257,6 @@ def main(argv=None):
                             "an nn.Module, a validation split, a checkpoint to resume from.")
     options.add_settings(parser, KNOBS, OPTIONS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     check_settings(parser, args)
     saved = None if args.resume is None else read_checkpoint(parser, args.resume)

@@ -188,7 +188,6 @@ def main(argv=None):
                             "cure it.")
     options.add_settings(parser, DEFAULTS, OPTIONS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     X, Y, source = data.load_data(parser, args)
     options.check_work(parser, args.epochs, len(X), 1)

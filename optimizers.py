@@ -490,7 +490,6 @@ def main(argv=None):
                          help="train this method alone (default: every method, side by side)")
     options.add_settings(parser, KNOBS, OPTIONS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     check_settings(parser, args)
     chosen = {method: options.chosen_settings(parser, args, method, DEFAULTS, SETTINGS,

@@ -244,7 +244,6 @@ def main(argv=None):
     parser = options.Parser("What a step of data-parallel batch descent costs on 1, 2, ... "
                             "worker processes: measured, and a cost model fitted to it.")
     options.add_settings(parser, DEFAULTS, OPTIONS, data_parallel.OPTIONS)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     if "RANK" in os.environ:
         parser.error("this script starts its own workers: run it with python, not torchrun")

@@ -467,7 +467,6 @@ def main(argv=None):
     parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME", action="append",
                         help="run only this pitfall (repeat for several; see --list)")
     options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     if args.list:
         print_list()

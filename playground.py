@@ -242,7 +242,7 @@ def setting_sliders(mo, method):
     from plumbing import options
 
     own = {}
-    for name, value in options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS):
+    for name, value in options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS).items():
         if name != "lr":
             kind, interval, _ = optimizers.SETTINGS[name]
             own[name] = mo.ui.slider(steps=options.slider_values(kind, interval, value),

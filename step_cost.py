@@ -25,6 +25,21 @@ LARGE = 100_000_000
 BANDWIDTH_BYTES = 2**28  # 256 MB: far more than any cache, so the sum reads main memory
 TEST_ARGS = ["--sizes", "1000", "20000", "--repeats", "1", "--no-compile"]
 
+# The knobs, {name: (type, interval, help)}, beside their defaults; --lr and --device are
+# the shared ones (plumbing/options.py).
+OPTIONS = {
+    "sizes": (int, "[100, 10_000_000]", "data sizes n", {"nargs": "+"}),
+    "large": (bool, None, f"also n = {LARGE:,}, where memory allows (about 3 GB)"),
+    "repeats": (int, "[1, 20]", "timings of every rung at every n, taking turns; the median "
+                "is shown, with the spread"),
+    "threads": (int, "[1, 1024]", "threads torch may use for one operation",
+                {"shown": "torch's"}),
+    "no_compile": (bool, None, "leave out rung 4, the compiled gradient (compiling takes "
+                   "seconds)"),
+}
+DEFAULTS = {"sizes": SIZES, "large": False, "repeats": 5, "threads": None, "no_compile": False,
+            "lr": 0.1, "device": "cpu"}
+
 
 # The rungs. Each takes the data, X and Y of shape (n, 1), and the step size, and returns
 # (step, where): step() takes one step of batch descent, where() gives (w, b) as floats.
@@ -363,22 +378,7 @@ def main(argv=None):
 
     parser = options.Parser("What one batch-descent step costs, five ways, against the "
                             "memory bandwidth limit of reading the data once.")
-    parser.add_argument("--sizes", nargs="+", type=options.number(int, "[100, 10_000_000]"),
-                        default=SIZES, help="data sizes n, from 100 to 10,000,000")
-    parser.add_argument("--large", action="store_true",
-                        help=f"also n = {LARGE:,}, where memory allows (about 3 GB)")
-    parser.add_argument("--repeats", type=options.number(int, "[1, 20]"), default=5,
-                        help="timings of every rung at every n, taking turns; the median is "
-                             "shown, with the spread")
-    parser.add_argument("--threads", type=options.number(int, "[1, 1024]"), default=None,
-                        help="threads torch may use for one operation (default: torch's, "
-                             f"{torch.get_num_threads()} here)")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="leave out rung 4, the compiled gradient (compiling takes "
-                             "seconds)")
-    options.add(parser, "lr", 0.1)
-    options.add_device_arg(parser)
-    options.add_output_args(parser)
+    options.add_settings(parser, DEFAULTS, OPTIONS)
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
     sizes = sorted(set(args.sizes + ([LARGE] if args.large else [])))

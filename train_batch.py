@@ -14,8 +14,7 @@ from model import History, criterion, final_loss, forward, least_squares, stabil
 
 # The command line's knobs and their defaults, each declared in the options the training
 # scripts share (plumbing/options.py); the data's options come from data.py.
-KNOBS = {"lr": 0.1, "epochs": 20, "w0": -10.0, "b0": -20.0, "device": "cpu",
-         "out": "figures", "show": False}
+KNOBS = {"lr": 0.1, "epochs": 20, "w0": -10.0, "b0": -20.0, "device": "cpu"}
 
 
 def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):

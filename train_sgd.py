@@ -19,7 +19,7 @@ from model import History, criterion, final_loss, forward, least_squares, stabil
 # schedules.py, the data's options from data.py.
 KNOBS = {"lr": 0.01, "epochs": 20, "w0": -10.0, "b0": -20.0, "batch_size": 1,
          "no_shuffle": False, "order_seed": 42, "print_steps": False, "sampling": None,
-         "average_from": None}
+         "average_from": None, "device": "cpu"}
 OPTIONS = {
     "no_shuffle": (bool, None, "visit the samples in their stored order, as the tutorial does"),
     "print_steps": (bool, None, "also print every step: the (w, b) it starts from, its own "
@@ -163,8 +163,6 @@ def main(argv=None):
                          default="constant",
                          help="how the step size changes, once per epoch (schedules.py)")
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
-    options.add_device_arg(parser)
     args, out_dir = options.parse(parser, argv)
     schedule_options = options.chosen_settings(parser, args, args.schedule, SCHEDULE_DEFAULTS,
                                                schedules.OPTIONS, "--schedule")

@@ -314,7 +314,6 @@ def main(argv=None):
                             "step-size sweep, and the fit as an animation.")
     options.add_settings(parser, KNOBS, OPTIONS)
     options.add_data_args(parser, data)
-    options.add_output_args(parser)
     args, out_dir = options.parse(parser, argv)
     X, Y, source = data.load_data(parser, args)
     options.check_work(parser, args.epochs, len(X), 1)

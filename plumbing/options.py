@@ -7,16 +7,20 @@ is the name with dashes: order_seed is --order-seed.
 """
 
 import argparse
+import contextlib
 import math
 import os
 import re
 import sys
+import tempfile
 
-# No run should go silent for hours: a cap on epochs, and on the updates of a run (at about
-# 0.2 ms an update here, a million take a few minutes).
-MAX_EPOCHS = 100_000
+from plumbing.output import nearest_existing
+
+# No run should go silent for hours: a cap on epochs (in SHARED), and on the updates of a
+# run (at about 0.2 ms an update here, a million take a few minutes).
 MAX_UPDATES = 1_000_000
 MAX_SAMPLES = 1_000_000_000  # samples processed by a run: epochs * n
+
 
 def path(text):
     """An argparse type: a file or folder name, never empty (`--out ""` is no folder)."""
@@ -25,67 +29,66 @@ def path(text):
     return text
 
 
-SEED = f"[0, {2**63 - 1}]"
-# The options the training scripts share: {name: (type, interval, help)}.
+# The options the scripts share, declared as add_settings reads them.
 SHARED = {
     "lr": (float, "(0, inf)", "step size"),
-    "epochs": (int, f"[1, {MAX_EPOCHS}]",
+    "epochs": (int, "[1, 100_000]",
                f"passes over the data (and at most {MAX_UPDATES:,} updates a run)"),
     "batch_size": (int, "[1, inf)", "samples per update: 1 is SGD, more is mini-batch descent"),
-    "order_seed": (int, SEED, "seed of the per-epoch shuffling of the samples"),
+    "order_seed": (int, f"[0, {2**63 - 1}]", "seed of the per-epoch shuffling of the samples"),
     "w0": (float, "[-1e6, 1e6]", "starting slope w"),
     "b0": (float, "[-1e6, 1e6]", "starting intercept b"),
     "batch_lr": (float, "(0, inf)", "step size of batch gradient descent"),
     "sgd_lr": (float, "(0, inf)", "step size of SGD (batch size 1)"),
     "device": (str, ["cpu", "cuda"], "where the tensors live and the arithmetic runs: the CPU, "
                "or an NVIDIA GPU (cuda)"),
-    "out": (path, None, "folder the figures are written to (created if missing)",
-            {"metavar": "OUT"}),
+    "data": (path, None, "train on this CSV instead: a header row naming columns x and y",
+             {"metavar": "FILE.csv"}),
+    "out": (path, None, "folder the figures are written to (created if missing)"),
     "show": (bool, None, "also open the figures in a window (needs a display)"),
 }
-INTERVAL = re.compile(r"([\[(])\s*([^,\s]+)\s*,\s*([^\s\])]+)\s*([\])])")
 
 
 def ends(kind, interval):
     """(opening, low, high, closing) of an interval; the ends exact for whole numbers."""
-    opening, low, high, closing = INTERVAL.fullmatch(interval).groups()
-    low, high = (float(end) if kind is float or "inf" in end else int(end) for end in (low, high))
-    return opening, low, high, closing
+    low, high = (float(end) if kind is float or "inf" in end else int(end)
+                 for end in interval[1:-1].split(","))
+    return interval[0], low, high, interval[-1]
+
+
+def within(value, interval_ends):
+    opening, low, high, closing = interval_ends
+    return low < value < high or (value, opening) == (low, "[") or (value, closing) == (high, "]")
 
 
 def limits(kind, interval):
     """The interval in words, e.g. "a whole number from 1 to 100,000"."""
     opening, low, high, closing = ends(kind, interval)
-    show = (lambda end: f"{end:,}") if kind is int else (
-        lambda end: f"{end:g}".replace("e+0", "e").replace("e+", "e"))
     word = "whole number" if kind is int else "number"
+    show = "{:,}".format if kind is int else (
+        lambda end: f"{end:g}".replace("e+0", "e").replace("e+", "e"))
     if math.isinf(high):
-        if math.isinf(low):
-            return f"a finite {word}"
-        if kind is int:
-            return f"a whole number of at least {show(low)}"
-        return f"a finite number {'above' if opening == '(' else 'of at least'} {show(low)}"
+        return (f"a {'' if kind is int else 'finite '}{word} "
+                f"{'of at least' if opening == '[' else 'above'} {show(low)}")
     start = f"from {show(low)}" if opening == "[" else f"above {show(low)},"
-    end = ("to" if opening == "[" else "up to") if closing == "]" else "up to (not including)"
+    end = "up to (not including)" if closing == ")" else "to" if opening == "[" else "up to"
     return f"a {word} {start} {end} {show(high)}"
 
 
 def number(kind, interval):
     """An argparse type: an int or a float within `interval`, refused in one line."""
-    opening, low, high, closing = ends(kind, interval)
-    words = limits(kind, interval)
+    bounds, words = ends(kind, interval), limits(kind, interval)
 
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if (value < low or value > high or (opening == "(" and value == low)
-                or (closing == ")" and value == high)):
-            raise argparse.ArgumentTypeError(f"{text!r} must be {words}")
+            value = None
+        problem = (f"is not a {'whole ' if kind is int else ''}number" if value is None else
+                   "is not a finite number" if kind is float and not math.isfinite(value) else
+                   None if within(value, bounds) else f"must be {words}")
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text!r} {problem}")
         return value
 
     return parse
@@ -95,23 +98,14 @@ def slider_values(kind, interval, default):
     """The values a slider offers for a setting: about a hundred inside its interval, its
     default among them; spread evenly between two finite ends, by factors of ten^(1/10)
     around the default where the interval has no upper end."""
-    opening, low, high, closing = ends(kind, interval)
-    inside = number(kind, interval)
+    _, low, high, _ = bounds = ends(kind, interval)
     if math.isinf(high):
         centre = default if default > 0 else max(low, 1e-3)
         values = [centre * 10 ** (k / 10) for k in range(-40, 21)] + [low]
     else:
         values = [low + (high - low) * k / 100 for k in range(101)] + [high - (high - low) / 1000]
     values = {kind(float(f"{value:.3g}")) for value in values} | {default}
-    return sorted(value for value in values if _accepts(inside, value))
-
-
-def _accepts(parse, value):
-    try:
-        parse(repr(value))
-    except argparse.ArgumentTypeError:
-        return False
-    return True
+    return sorted(value for value in values if within(value, bounds))
 
 
 def flag(name):
@@ -123,48 +117,28 @@ def add_settings(parser, defaults, *declarations):
     `declarations` or SHARED declares it: (type, interval, help) for a number; (bool, None,
     help) for a switch; (str, [choices], help) for a choice (None: any text); (path, None,
     help) for a file. A fourth entry, a dict, holds more of argparse's keywords (nargs,
-    action, metavar) or `add`'s `shown`."""
+    action, metavar), or `shown`: the default --help states where the default is None."""
     for name, default in defaults.items():
         kind, interval, text, *more = next(found[name] for found in (*declarations, SHARED)
                                            if name in found)
         more = dict(*more)
+        shown = more.pop("shown", default)
         if kind is bool:
-            parser.add_argument(flag(name), dest=name, action="store_true", help=text)
-        elif kind is str:
-            parser.add_argument(flag(name), dest=name, choices=interval, default=default,
-                                help=text, **more)
-        elif kind is path:
-            parser.add_argument(flag(name), dest=name, type=path, default=default, help=text,
-                                **{"metavar": "FILE", **more})
+            more["action"] = "store_true"
+        elif kind in (int, float):
+            text, more["type"] = f"{text}; {limits(kind, interval)}", number(kind, interval)
         else:
-            add(parser, name, default, {name: (kind, interval, text)}, **more)
-
-
-def add(parser, name, default, declarations=SHARED, help=None, interval=None, shown=None,
-        **more):
-    """Add the option `name` as `declarations` declare it; help and interval may differ.
-    shown: the default to state in --help where `default` is None."""
-    kind, declared, text = declarations[name]
-    interval = interval or declared
-    text = f"{help or text}; {limits(kind, interval)}"
-    parser.add_argument(flag(name), dest=name, type=number(kind, interval), default=default,
-                        help=text if shown is None else f"{text} (default: {shown})", **more)
-
-
-class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default in --help, except where there is none to show."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
+            more.update(type=kind, choices=interval)
+        if shown is not None and shown is not False:
+            text += f" (default: {shown})"
+        parser.add_argument(flag(name), dest=name, default=default, help=text, **more)
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with every default shown in --help and errors kept to one line."""
+    """argparse, with errors kept to one line."""
 
     def __init__(self, description):
-        super().__init__(description=description, formatter_class=DefaultsFormatter)
+        super().__init__(description=description)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -172,93 +146,60 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         # argparse reads "-1" and "-1.5" as values but "-1e30" and "-inf" as options: join
         # such a value to its option ("--w0=-1e30"), which argparse always reads as a value.
-        words = []
-        for word in sys.argv[1:] if args is None else args:
-            if words and words[-1].startswith("--") and "=" not in words[-1] \
-                    and re.fullmatch(r"-(\d|\.\d|inf|nan)\S*", word, re.IGNORECASE):
-                words[-1] += "=" + word
-            else:
-                words.append(word)
+        words = list(sys.argv[1:] if args is None else args)
+        for i in reversed(range(1, len(words))):
+            if re.fullmatch(r"--[^=]+", words[i - 1]) \
+                    and re.fullmatch(r"-(\d|\.\d|inf|nan)\S*", words[i], re.IGNORECASE):
+                words[i - 1:i + 1] = [f"{words[i - 1]}={words[i]}"]
         return super().parse_known_args(words, namespace)
-
-
-def add_training_args(parser, data, lr, epochs):
-    """--lr, --epochs, --w0, --b0, the data's options and the output's."""
-    add(parser, "lr", lr)
-    add(parser, "epochs", epochs)
-    add(parser, "w0", -10.0)
-    add(parser, "b0", -20.0)
-    add_data_args(parser, data)
-    add_output_args(parser)
 
 
 def add_data_args(parser, data):
     """Where the data comes from: a generated line, with the options `data.OPTIONS`
     declares (None where not given: `data.DEFAULTS`), or a CSV file of one's own (--data)."""
-    for name in data.OPTIONS:
-        add(parser, name, None, data.OPTIONS, shown=f"{data.DEFAULTS[name]:g}")
-    parser.add_argument("--data", metavar="FILE.csv", default=None, type=path,
-                        help="train on this CSV instead: a header row naming columns x and y")
+    add_settings(parser, dict.fromkeys([*data.OPTIONS, "data"]),
+                 {name: (*declared, {"shown": f"{data.DEFAULTS[name]:g}"})
+                  for name, declared in data.OPTIONS.items()})
 
 
 def add_variants(parser, name, variants, declarations, help, default=None, pairs=None):
     """--NAME, one of `variants` ({choice: the defaults of its own settings}), and an option
     for each setting `declarations` declares, its help naming the choices that take it and
     their defaults. pairs: {a setting: the two options that set it} (betas: --beta1, --beta2)."""
-    parser.add_argument(flag(name), choices=list(variants), default=default, help=help)
-    for setting in declarations:
-        takers = ", ".join(f"{choice} {value:g}" for choice, defaults in variants.items()
-                           for part, value in own_settings(defaults, pairs) if part == setting)
-        add(parser, setting, None, declarations, help=f"{declarations[setting][2]} (default: "
-            f"{takers})" if takers else None)
+    add_settings(parser, {name: default}, {name: (str, list(variants), help)})
+    for setting, declared in declarations.items():
+        takers = [f"{choice} {value:g}" for choice, defaults in variants.items()
+                  for part, value in own_settings(defaults, pairs).items() if part == setting]
+        add_settings(parser, {setting: None},
+                     {setting: (*declared, {"shown": ", ".join(takers) or None})})
 
 
 def own_settings(defaults, pairs=None):
-    """(option, default) of each setting in `defaults`, a pair's two parts apart."""
-    return [part for setting, value in defaults.items()
-            for part in (zip((pairs or {})[setting], value, strict=True)
-                         if setting in (pairs or {}) else [(setting, value)])]
-
-
-def names_of(defaults, pairs=None):
-    return [part for part, _ in own_settings(defaults, pairs)]
-
-
-def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=None):
-    """The settings of variant `chosen`: its defaults, with what the command line gave. A
-    setting given for a variant that does not take it is refused in one line."""
-    for setting in declarations:
-        if getattr(args, setting) is not None and setting not in names_of(variants[chosen],
-                                                                          pairs):
-            takers = [choice for choice in variants
-                      if setting in names_of(variants[choice], pairs)]
-            parser.error(f"{flag(setting)} is an option of {what} {' or '.join(takers)}, "
-                         f"not of {chosen}")
-    return joined({part: default if getattr(args, part, None) is None else getattr(args, part)
-                   for part, default in own_settings(variants[chosen], pairs)}, pairs)
+    """{option: default} of each setting in `defaults`, a pair's two parts apart."""
+    pairs = pairs or {}
+    return dict(part for setting, value in defaults.items() for part in (
+        zip(pairs[setting], value, strict=True) if setting in pairs else [(setting, value)]))
 
 
 def joined(values, pairs=None):
     """Settings from their options' values, in order, a pair's parts joined (beta1, beta2
     as betas): own_settings' inverse."""
-    firsts = {parts[0]: (setting, parts) for setting, parts in (pairs or {}).items()}
-    others = {part for parts in (pairs or {}).values() for part in parts[1:]}
-    settings = {}
-    for name, value in values.items():
-        if name in firsts:
-            setting, parts = firsts[name]
-            settings[setting] = tuple(values[part] for part in parts)
-        elif name not in others:
-            settings[name] = value
-    return settings
+    whose = {part: setting for setting, parts in (pairs or {}).items() for part in parts}
+    return {whose.get(name, name): tuple(values[part] for part in pairs[whose[name]])
+            if name in whose else value for name, value in values.items()}
 
 
-def add_output_args(parser):
-    add_settings(parser, {"out": "figures", "show": False})
-
-
-def add_device_arg(parser):
-    add_settings(parser, {"device": "cpu"})
+def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=None):
+    """The settings of variant `chosen`: its defaults, with what the command line gave. A
+    setting given for a variant that does not take it is refused in one line."""
+    own = own_settings(variants[chosen], pairs)
+    for setting in declarations:
+        takers = [choice for choice in variants if setting in own_settings(variants[choice], pairs)]
+        if getattr(args, setting) is not None and chosen not in takers:
+            parser.error(f"{flag(setting)} is an option of {what} {' or '.join(takers)}, "
+                         f"not of {chosen}")
+    return joined({part: default if getattr(args, part, None) is None else getattr(args, part)
+                   for part, default in own.items()}, pairs)
 
 
 def check_device(parser, device):
@@ -280,12 +221,14 @@ def check_work(parser, epochs, n, batch_size):
 
 
 def parse(parser, argv):
-    """Parse, refuse bad input, and set up for the run before any work is done.
+    """Add --out and --show, parse, refuse bad input, and set up for the run before any
+    work is done.
 
     Returns (args, out_dir). Figures are drawn with Agg, which needs no display, unless
     --show asked for a window; an MPLBACKEND naming a backend that does not exist then
     only costs the window.
     """
+    add_settings(parser, {"out": "figures", "show": False})
     args = parser.parse_args(argv)
     requested = os.environ.get("MPLBACKEND")
     # matplotlib reads MPLBACKEND when it is first imported, and an unknown name fails
@@ -293,31 +236,19 @@ def parse(parser, argv):
     # (or, with none asked for, lets matplotlib pick one that works here).
     if not args.show or requested:
         os.environ["MPLBACKEND"] = "Agg"
-    import matplotlib
-
-    if not args.show:
-        matplotlib.use("Agg")
-    elif requested:
         import matplotlib.pyplot as plt
 
-        try:
-            plt.switch_backend(requested)
-        except (ValueError, ImportError, RuntimeError):
-            plt.switch_backend("Agg")  # no usable window: show_figures says so
+        with contextlib.suppress(ValueError, ImportError, RuntimeError):  # show_figures says so
+            plt.switch_backend(requested if args.show else "Agg")
     return args, prepare_out_dir(parser, args.out)
 
 
 def prepare_out_dir(parser, out, option="--out"):
     """Check, before any work, that the output folder (or the nearest folder above it that
     exists) is a folder in which a file can be made; leave nothing behind."""
-    import tempfile
-
-    from plumbing.output import nearest_existing
-
     existing = nearest_existing(out)
     if not os.path.isdir(existing):
-        kind = "a link that leads to no folder" if os.path.islink(existing) else "a file"
-        parser.error(f"{option} {out!r}: {existing} is {kind}, not a folder")
+        parser.error(f"{option} {out!r}: {existing} is not a folder")
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
     except OSError as error:

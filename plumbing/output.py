@@ -20,6 +20,8 @@ from filelock import FileLock, Timeout
 
 from plumbing.run import signals_held
 
+OWNER = ".owner.lock"  # in a staging folder, held by the run that made it
+
 
 def nearest_existing(path):
     """`path` itself if it exists, else the nearest folder above it that does."""
@@ -35,37 +37,15 @@ def folder_lock(folder):
     return FileLock(os.path.join(tempfile.gettempdir(), f"gradient-descent-{key}.lock"))
 
 
-OWNER = ".owner.lock"  # in a staging folder, held by the run that made it
-
-
 def remove_dead_staging(folder):
     """Remove the staging folders in `folder` whose run is gone: their lock is free."""
     for entry in os.scandir(folder):
-        if not entry.name.startswith(".staging-"):
-            continue
-        owner = FileLock(os.path.join(entry.path, OWNER), blocking=False)
-        if os.path.isfile(owner.lock_file):
-            try:
-                owner.acquire()
-            except (Timeout, OSError):
-                continue  # its run is still at work, or it is not ours to remove
-            owner.release()
-            shutil.rmtree(entry.path, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def waiting_for(lock, folder):
-    """Hold `lock`, saying so if another run has it; a stop signal ends the wait."""
-    try:
-        lock.acquire(blocking=False)
-    except Timeout:
-        print(f"waiting for another run to finish writing into {folder}", file=sys.stderr,
-              flush=True)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
+        owner = os.path.join(entry.path, OWNER)
+        if entry.name.startswith(".staging-") and os.path.isfile(owner):
+            with contextlib.suppress(Timeout, OSError):  # its run is at work, or not ours
+                with FileLock(owner, blocking=False):
+                    pass  # free: its run is gone
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 class MovedBack(Exception):
@@ -73,18 +53,15 @@ class MovedBack(Exception):
 
 
 class Output:
-    """The files a run will write into `folder`, by name."""
+    """The files a run will write into `folder`: {name: write(path)}, called at commit."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, writers=None):
         self.folder = os.path.abspath(folder)
-        self.writers = {}
+        self.writers = dict(writers or {})
 
     def add(self, name, write):
         """Stage a file: `write(path)` will be called to write it, at commit."""
         self.writers[name] = write
-
-    def add_figure(self, name, figure, dpi=110):
-        self.add(name, lambda path: figure.savefig(path, dpi=dpi))
 
     def commit(self):
         """Write every file, then put them all in place; return their final paths.
@@ -104,64 +81,54 @@ class Output:
         owner = FileLock(os.path.join(staging, OWNER))
         try:
             owner.acquire()
-            umask = os.umask(0)
-            os.umask(umask)
             for name, write in self.writers.items():
-                path = os.path.join(staging, name)
                 try:
-                    write(path)
+                    write(os.path.join(staging, name))
                 except OSError as error:  # a full disk, say: name the file it was for
                     error.filename = error.filename or os.path.join(self.folder, name)
                     raise
-                os.chmod(path, 0o666 & ~umask)  # what a plain save would give
-            with waiting_for(folder_lock(self.folder), self.folder):
-                # While files move, a stop signal waits: acted on between two renames, it
-                # could lose a file. One that came meanwhile moves them back, then acts.
-                with signals_held() as noted:
-                    return self._place(staging, noted)
+            lock = folder_lock(self.folder)
+            try:
+                held = lock.acquire(blocking=False)
+            except Timeout:  # another run is moving its files in: wait (a stop signal ends it)
+                print(f"waiting for another run to finish writing into {self.folder}",
+                      file=sys.stderr, flush=True)
+                held = lock.acquire()
+            # While files move, a stop signal waits: acted on between two renames, it
+            # could lose a file. One that came meanwhile moves them back, then acts.
+            with held, signals_held() as noted:
+                return self._place(staging, noted)
         finally:
             with signals_held():  # the clean-up is not cut short either
                 owner.release()
                 shutil.rmtree(staging, ignore_errors=True)
 
     def _place(self, staging, noted):
-        created = []  # the folders made for the files, deepest first
-        missing = self.folder
-        while not os.path.lexists(missing):
-            created.append(missing)
-            missing = os.path.dirname(missing)
-        try:
-            os.makedirs(self.folder, exist_ok=True)
-            return self._swap_in(staging, noted)
-        except BaseException:
-            for folder in created:
-                if os.path.isdir(folder) and not os.listdir(folder):
-                    os.rmdir(folder)
-            raise
-
-    def _swap_in(self, staging, noted):
+        """Move the staged files in, each earlier file aside first. A failure, or a stop
+        signal noted meanwhile, undoes every move, the last first, and the folders made."""
         targets = {name: os.path.join(self.folder, name) for name in self.writers}
         for target in targets.values():
             if os.path.isdir(target) and not os.path.islink(target):
                 raise IsADirectoryError(21, "a folder is in the way", target)
-        moved_aside, placed = {}, []
+        moves = []  # (from, to), each noted before it is made: the undo must find it
         try:
+            os.makedirs(self.folder, exist_ok=True)
             for name, target in targets.items():
                 if os.path.lexists(target):
-                    aside = os.path.join(staging, f".earlier-{name}")
-                    moved_aside[target] = aside  # noted first: a rollback must find it
-                    os.rename(target, aside)
-                placed.append(target)
-                os.rename(os.path.join(staging, name), target)
+                    moves.append((target, os.path.join(staging, f".earlier-{name}")))
+                    os.rename(*moves[-1])
+                moves.append((os.path.join(staging, name), target))
+                os.rename(*moves[-1])
             if noted:
                 raise MovedBack  # the folder as it was; signals_held then acts on the signal
         except BaseException:
-            for target in placed:
-                if target not in moved_aside and os.path.lexists(target):
-                    os.remove(target)
-            for target, aside in moved_aside.items():
-                if os.path.lexists(aside):
-                    os.replace(aside, target)
+            for source, target in reversed(moves):
+                if os.path.lexists(target):
+                    os.replace(target, source)
+            # The folders made for the files, now empty; the staging folder keeps the one
+            # that was there (and every one above it).
+            with contextlib.suppress(OSError):
+                os.removedirs(nearest_existing(self.folder))
             raise
         return list(targets.values())
 
@@ -169,25 +136,19 @@ class Output:
 def save_figures(out_dir, figures, files=None):
     """Put other files ({name: write(path)}) and the figures ({name: figure}) into out_dir,
     all at once or not at all, and print the full path of each."""
-    output = Output(out_dir)
-    for name, write in (files or {}).items():
-        output.add(name, write)
-    for name, figure in figures.items():
-        output.add_figure(name, figure)
-    for path in output.commit():
+    drawn = {name: lambda path, figure=figure: figure.savefig(path, dpi=110)
+             for name, figure in figures.items()}
+    for path in Output(out_dir, {**(files or {}), **drawn}).commit():
         print(f"wrote {path}")
 
 
 def show_figures(figures, show):
     """Open the figures in a window if asked (and possible), then close them."""
-    import sys
-
     import matplotlib.pyplot as plt
 
-    if show:
-        if plt.get_backend().lower() == "agg":
-            print("note: no display available; the figures were saved only", file=sys.stderr)
-        else:
-            plt.show()
+    if show and plt.get_backend().lower() == "agg":
+        print("note: no display available; the figures were saved only", file=sys.stderr)
+    elif show:
+        plt.show()
     for figure in figures.values():
         plt.close(figure)

@@ -17,7 +17,6 @@ and the shell's status for that signal (130, 143, 129, 131), its output folder a
 """
 
 import contextlib
-import errno
 import os
 import signal
 import sys
@@ -37,13 +36,9 @@ def _started_as_a_command():
     """Whether the program is a file of the project's folder that imports this before any
     other module of the folder is loaded: a script run as `python SCRIPT.py`."""
     folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-    def in_folder(module):
-        path = getattr(module, "__file__", None)
-        return path is not None and os.path.dirname(os.path.abspath(path)) == folder
-
-    return in_folder(sys.modules["__main__"]) and not any(
-        in_folder(module) for name, module in list(sys.modules.items()) if name != "__main__")
+    files = {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())}
+    return [name for name, path in files.items()
+            if path and os.path.dirname(os.path.abspath(path)) == folder] == ["__main__"]
 
 
 def _end_at_once(signum, frame):
@@ -96,39 +91,25 @@ class QuietWhenClosed:
 
     def __init__(self, stream):
         self.stream = stream
-        self.closed_by_reader = False
 
     def write(self, text):
-        if not self.closed_by_reader:
-            try:
-                return self.stream.write(text)
-            except BrokenPipeError:
-                self._close()
-        return len(text)
+        return self._quietly(self.stream.write, text) or len(text)
 
     def flush(self):
-        if not self.closed_by_reader:
-            try:
-                self.stream.flush()
-            except BrokenPipeError:
-                self._close()
+        self._quietly(self.stream.flush)
 
-    def _close(self):
-        # The Python docs' recipe: point the descriptor at the null device, so that the
-        # interpreter's last flush finds no broken pipe to complain about.
-        self.closed_by_reader = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.stream.fileno())
-        os.close(devnull)
+    def _quietly(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            # The Python docs' recipe: point the descriptor at the null device, so that what
+            # follows, and the interpreter's last flush, find no broken pipe.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
-
-
-def error_text(error):
-    """An operating-system error in one line: the path, then the reason."""
-    reason = error.strerror or errno.errorcode.get(error.errno, "") or str(error)
-    return f"{error.filename}: {reason}" if error.filename else reason
 
 
 def run_as_command(main):
@@ -147,11 +128,17 @@ def run_as_command(main):
     except BaseException as error:
         status = stop_status(error)
         if status is not None:
-            sys.exit(_stopped(status, "interrupted"))
-        if isinstance(error, OSError):
-            sys.exit(_stopped(1, f"{os.path.basename(sys.argv[0])}: error: "
-                                 f"{error_text(error)}"))
-        raise
+            message = "interrupted"
+        elif isinstance(error, OSError):  # the path, then the reason
+            reason = error.strerror or str(error)
+            message = f"{os.path.basename(sys.argv[0])}: error: " + (
+                f"{error.filename}: {reason}" if error.filename else reason)
+        else:
+            raise
+        sys.stdout.flush()
+        with contextlib.suppress(OSError, ValueError):  # no reader: the status says it all
+            print(message, file=sys.stderr)
+        sys.exit(status or 1)
     # Done, files in place: a stop signal now could only interrupt the interpreter's exit.
     _handle_stops(signal.SIG_IGN)
 
@@ -160,17 +147,6 @@ def stop_status(error):
     """The exit status of a stop signal behind `error`, or None. A library that fails while
     it cleans up after Ctrl-C (matplotlib's animation writer does) raises an error of its
     own: the interrupt is then its context."""
-    while error is not None:
-        if isinstance(error, KeyboardInterrupt):
-            return 130
-        if isinstance(error, Stopped):
-            return error.code
+    while error is not None and not isinstance(error, KeyboardInterrupt | Stopped):
         error = error.__context__
-    return None
-
-
-def _stopped(status, message):
-    sys.stdout.flush()
-    with contextlib.suppress(OSError, ValueError):  # no one reads the errors: the status says it
-        print(message, file=sys.stderr)
-    return status
+    return None if error is None else getattr(error, "code", 130)  # Ctrl-C: 130

@@ -7,11 +7,16 @@ importing torch again. Where the system has no fork server (Windows), they are s
 """
 
 import logging
+import multiprocessing
 import os
 import re
+import sys
+import threading
 from datetime import timedelta
 
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from plumbing.run import QuietWhenClosed, signals_held
 
@@ -25,12 +30,6 @@ class WorkerFailed(Exception):
 def _worker(rank, workers, port, device, function, args, results, timeout):
     """One started worker: join the group at the parent's store, run function(*args), and
     hand rank 0's result back to the parent."""
-    import multiprocessing
-    import sys
-    import threading
-
-    import torch.distributed as dist
-
     # Rank 0 may print; a reader that goes away (| head) must not crash it mid-run.
     sys.stdout = QuietWhenClosed(sys.stdout)
     # A worker whose parent is gone (killed, say) ends at once, instead of working on.
@@ -49,8 +48,6 @@ def _worker(rank, workers, port, device, function, args, results, timeout):
 def join_group(device, rank=None, workers=None, store=None, timeout=TIMEOUT):
     """Join the process group: gloo on the CPU, NCCL and this worker's own GPU with cuda.
     With no store, from torchrun's environment."""
-    import torch.distributed as dist
-
     if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
     joining = dict(store=store, rank=rank, world_size=workers) if store else {}
@@ -63,8 +60,6 @@ def meeting_point(port=0, timeout=TIMEOUT):
     one the system says is free). Taken before any worker starts, it cannot be taken by
     another program in between. A port that cannot be had raises OSError, with the
     system's reason."""
-    import torch.distributed as dist
-
     try:
         return dist.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False,
                              timeout=timedelta(seconds=timeout))
@@ -76,8 +71,6 @@ def meeting_point(port=0, timeout=TIMEOUT):
 
 def start_method():
     """forkserver where the system has it (Linux, macOS), else spawn (Windows)."""
-    import multiprocessing
-
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
@@ -90,10 +83,6 @@ def start_workers(workers, function, args=(), store=None, device="cpu", timeout=
     does one that waits more than `timeout` seconds for the others (one stopped or stuck);
     Ctrl-C or SIGTERM stops the workers, then goes on as usual.
     """
-    import multiprocessing
-
-    import torch.multiprocessing as mp
-
     store = meeting_point(timeout=timeout) if store is None else store
     method = start_method()
     context = mp.get_context(method)
@@ -118,8 +107,7 @@ def start_workers(workers, function, args=(), store=None, device="cpu", timeout=
                 nprocs=workers, join=False, start_method=method)
         # Read rank 0's result while waiting: a result larger than the pipe's buffer
         # would otherwise keep rank 0 from ending. If a worker dies, join stops the
-        # others at once and raises.
-        # A worker that failed gets a second to end, then the others are stopped.
+        # others at once and raises; a worker that failed gets a second to end first.
         while not running.join(timeout=0.05, grace_period=1):
             if result is None and not results.empty():
                 result = results.get()
@@ -128,11 +116,10 @@ def start_workers(workers, function, args=(), store=None, device="cpu", timeout=
                            f"{error.exit_code}; the others were stopped") from None
     except mp.ProcessRaisedException as error:
         last = str(error).strip().splitlines()[-1]
-        if "timed out" in last.lower():
-            raise WorkerFailed(f"worker {error.error_index} waited {timeout:g} s for the others "
-                               "(--timeout) and gave up: one of them is stopped or stuck; all "
-                               "were stopped") from None
-        raise WorkerFailed(f"worker {error.error_index} failed: {last}") from None
+        raise WorkerFailed(f"worker {error.error_index} " + (
+            f"waited {timeout:g} s for the others (--timeout) and gave up: one of them is "
+            "stopped or stuck; all were stopped" if "timed out" in last.lower() else
+            f"failed: {last}")) from None
     except BaseException:  # Ctrl-C, SIGTERM: no worker outlives the run
         for process in multiprocessing.active_children():
             process.kill()
