@@ -7,10 +7,12 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-# A suite started in the background (`pytest &` in a script) inherits an ignored Ctrl-C,
-# and so would every program it starts: the interrupt tests need it back.
+# A suite started in the background (`pytest &` in a script) inherits an ignored Ctrl-C and
+# Ctrl-\ (SIGQUIT), and so would every program it starts: the interrupt tests need them back.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+if hasattr(signal, "SIGQUIT") and signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN:
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 # Tests never open a window.
 matplotlib.use("Agg")
@@ -39,6 +41,14 @@ def data():
     from data import make_data
 
     return make_data()
+
+
+def wrote_exactly(printed, folder):
+    """Whether a run's `wrote PATH` lines name, as absolute paths, exactly the files in
+    `folder`, and at least one."""
+    announced = sorted(line.split(" ", 1)[1] for line in printed.splitlines()
+                       if line.startswith("wrote "))
+    return bool(announced) and announced == sorted(str(path) for path in folder.iterdir())
 
 
 def run_main(module, capsys, *args):

@@ -12,7 +12,7 @@ import socket
 import numpy as np
 import pytest
 import torch
-from conftest import run_main
+from conftest import run_main, wrote_exactly
 from printed import shows_line
 
 import data_parallel
@@ -294,12 +294,15 @@ def test_the_cost_model_fits_exact_costs_and_its_crossover_is_where_the_costs_me
 
 
 def test_costs_prints_the_measured_table_and_the_models_prediction_from_one_run(
-        tmp_path, capsys):
+        tmp_path, capsys, monkeypatch):
     import re
 
-    status, out, err = run_main(parallel_costs, capsys, "--costs-up-to", "100000",
-                                "--out", tmp_path / "out")
+    # Its fast setting, from a folder of its own (tests/test_scripts.py leaves it to this).
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_main(parallel_costs, capsys, *parallel_costs.TEST_ARGS,
+                                "--out", "out")
     assert status == 0, err
+    assert wrote_exactly(out, tmp_path / "out")
     lines = out.splitlines()
     fixed, per_sample = map(float, re.search(
         r"a step on K processes = ([\d.]+) ms \+ ([\d.]+) ns x n / K", out).groups())

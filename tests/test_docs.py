@@ -18,9 +18,10 @@ How a page is written (docs/README.md says the same for authors):
 - `pytest tests/test_docs.py --update-docs` rewrites, in place, the shown output of every
   command that now prints something else (lines that still match, `...` included, stay as
   they are): review the change with `git diff`. Without it a changed output fails.
-- A page whose text, whose scripts (every project file they can import), this file and the
-  versions of Python, torch, numpy and matplotlib are unchanged since its last passing run
-  is checked against the outputs recorded then, instead of running its commands again.
+- A page whose text, whose scripts (every project file they can import), this file, the
+  reader of numbers (printed.py) and the versions of Python, torch, numpy and matplotlib
+  are unchanged since its last passing run is checked against the outputs recorded then,
+  instead of running its commands again.
   The record lives in the system's temporary folder, outside the project; CI (CI=true) and
   DOCS_CACHE=0 never use it, so a clean clone's CI runs every command.
 - Under `## Try this`, each `### ` heading is an exercise: a question, then an answer
@@ -197,7 +198,7 @@ def cache_file(page):
     import torch
 
     text = page.read_text()
-    files = {Path(__file__).resolve()}
+    files = {Path(__file__).resolve(), Path(__file__).resolve().with_name("printed.py")}
     for script in set(re.findall(r"^\$ python3? (\S+\.py)", text, flags=re.M)):
         files |= imported_files(ROOT / script)
     key = hashlib.sha256(text.encode())

@@ -250,30 +250,30 @@ def test_a_long_runs_animation_keeps_to_the_frame_limit_and_still_reaches_its_en
     assert (np.diff(times) > 0).all()
 
 
-def test_a_diverged_run_is_drawn_in_every_picture_then_ends_the_run(tmp_path, capsys):
-    # Every stage runs and draws, then the run ends: the figures go in place together at
-    # the end, each named by its absolute path. (tests/test_scripts.py runs the stable
-    # setting, visualize.TEST_ARGS.)
-    from conftest import run_main
+def test_a_diverged_run_is_drawn_in_every_picture_then_ends_the_run(tmp_path, capsys,
+                                                                     monkeypatch):
+    # Run from a folder of its own: every stage runs and draws, the figures go in place
+    # together at the end, each named by its absolute path, then the run ends in one line.
+    # (tests/test_scripts.py leaves visualize.py to this; the pages run each stage.)
+    from conftest import run_main, wrote_exactly
 
+    monkeypatch.chdir(tmp_path)
     status, out, err = run_main(visualize, capsys, *visualize.TEST_ARGS, "--batch-lr", "0.5",
-                                "--epochs", "5", "--out", tmp_path)
+                                "--epochs", "5", "--out", "out")
     assert status == 1
-    lines = out.splitlines()
-    assert [line[:5] for line in lines if line.startswith("[")] == [
+    assert [line[:5] for line in out.splitlines() if line.startswith("[")] == [
         "[1/4]", "[2/4]", "[3/4]", "[4/4]"]
-    assert sorted(line for line in lines if line.startswith("wrote ")) == sorted(
-        f"wrote {tmp_path / name}" for name in visualize.STAGES.values())
+    folder = tmp_path / "out"
+    assert wrote_exactly(out, folder)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(visualize.STAGES.values())
     for name in ("loss_surface.png", "loss_vs_work.png", "step_sizes.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with Image.open(tmp_path / "fit.gif") as gif:
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(folder / "fit.gif") as gif:
         assert gif.n_frames == len(surface.animation_times(5, 100))
     assert shows_line("...batch GD: diverged at epoch 5: loss 1.65e+09; step size 0.5 is at "
                       "or above the stability bound 0.1200 of batch descent; try a step size "
                       "below 0.1200", err) and err.count("\n") == 1
     assert "trained batch GD" not in out and "trained SGD" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "fit.gif", "loss_surface.png", "loss_vs_work.png", "step_sizes.png"]
     # The surface is framed by the box a stable step stays in, not by the diverged path.
     X, Y = make_data()
     climbing = train_batch(X, Y, 0.2, 12, verbose=False).path

@@ -190,8 +190,15 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             summary = page.locator("pre").filter(has_text="final: w=")
             expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
 
-            lr = page.get_by_role("slider").first
-            lr.focus()
+            # Choosing a method sets lr to that method's default (0.1 for both).
+            method = page.locator("select").first
+            method.select_option("momentum")
+            expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
+            screenshot(page, "playground.png")
+            method.select_option("gd")
+            expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
+
+            page.get_by_role("slider").first.focus()
             page.keyboard.press("ArrowRight")  # one step up the log scale: 0.1 to 0.112
             expect(summary).not_to_contain_text(printed_summary(batch_out)[-1])
             expect(page.get_by_text("is at or above the stability bound")).to_have_count(0)
@@ -204,17 +211,13 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             expect(page.get_by_text(f"error: {diverged_at}; step size 0.177828 is at or "
                                     "above the stability bound 0.1200")).to_be_visible()
             screenshot(page, "playground_diverged.png")
-            lr.focus()
-            for _ in range(5):
-                page.keyboard.press("ArrowLeft")  # back to 0.1
-            expect(page.get_by_text("error: diverged")).to_have_count(0)
 
-            page.locator("select").first.select_option("momentum")
+            # Back to 0.1 by choosing a method again: the error goes. Then SGD as
+            # train_sgd.py runs it: lr 0.01, batch size 1, reshuffled.
+            method.select_option("momentum")
             expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
-            screenshot(page, "playground.png")
-
-            # Back to gd, then SGD as train_sgd.py runs it: lr 0.01, batch size 1, reshuffled.
-            page.locator("select").first.select_option("gd")
+            expect(page.get_by_text("error: diverged")).to_have_count(0)
+            method.select_option("gd")
             expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
             page.get_by_role("slider").first.focus()
             page.keyboard.press("PageDown")  # ten steps at a time: 0.1 to 0.01 is twenty

@@ -5,7 +5,7 @@ refuses bad settings in one line, and says so where torch.compile cannot work.""
 import numpy as np
 import pytest
 import torch
-from conftest import run_main
+from conftest import run_main, wrote_exactly
 
 import step_cost
 from data import make_data
@@ -68,9 +68,13 @@ def test_the_tutorials_step_is_the_operations_of_its_five_steps():
     assert names.count("zero_") == 2 and len(names) == 29
 
 
-def test_the_script_prints_every_rung_at_every_size_and_draws_the_figure(tmp_path, capsys):
-    status, out, err = run_main(step_cost, capsys, *step_cost.TEST_ARGS, "--out", tmp_path)
+def test_the_script_prints_every_rung_at_every_size_and_draws_the_figure(tmp_path, capsys,
+                                                                        monkeypatch):
+    # Its fast setting, from a folder of its own (tests/test_scripts.py leaves it to this).
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_main(step_cost, capsys, *step_cost.TEST_ARGS, "--out", "out")
     assert status == 0, err
+    assert wrote_exactly(out, tmp_path / "out")
     for n in ("1,000", "20,000"):
         rows = [line for line in out.splitlines() if line.lstrip().startswith(n + "  ")]
         assert [row.split("  ")[-1] for row in rows] and len(rows) == 5, out
@@ -78,7 +82,7 @@ def test_the_script_prints_every_rung_at_every_size_and_draws_the_figure(tmp_pat
     assert "memory bandwidth: " in out and "29 operations, forward and backward: about" in out
     distances = out.split("largest distance")[1].split("where the")[0].splitlines()[1:]
     assert len([line for line in distances if line.strip()]) == 4
-    assert [p.name for p in tmp_path.iterdir()] == ["step_cost.png"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["step_cost.png"]
 
 
 def test_where_torch_compile_fails_rung_4_is_not_available_in_one_line(tmp_path, capsys,
