@@ -35,10 +35,10 @@ def _handle_stops(handler):
 def _started_as_a_command():
     """Whether the program is a file of the project's folder that imports this before any
     other module of the folder is loaded: a script run as `python SCRIPT.py`."""
-    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     files = {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())}
     return [name for name, path in files.items()
-            if path and os.path.dirname(os.path.abspath(path)) == folder] == ["__main__"]
+            if path and os.path.dirname(os.path.realpath(path)) == folder] == ["__main__"]
 
 
 def _end_at_once(signum, frame):

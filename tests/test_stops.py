@@ -25,15 +25,28 @@ if hasattr(signal, "SIGHUP"):
     STOPS.append((signal.SIGHUP, 129))
 
 
-def start_probed(module, *args):
+def start_probed(module, *args, script=ROOT / "train_batch.py"):
     """Start train_batch.py so that it waits as it first imports `module` (tests/probe):
     torch among the imports at its top, matplotlib inside its main()."""
     env = {**os.environ, "MPLBACKEND": "Agg", "STARTUP_PROBE": module,
            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "probe"),
                                           os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, str(ROOT / "train_batch.py"), *map(str, args)],
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32",
+                    reason="symbolic links need privileges on Windows")
+def test_a_script_started_through_a_link_is_stopped_in_one_line_while_it_starts(tmp_path):
+    link = tmp_path / "elsewhere" / "my_train_batch.py"
+    link.parent.mkdir()
+    link.symlink_to(ROOT / "train_batch.py")
+    process = start_probed("torch", "--epochs", 2, "--out", tmp_path / "out", script=link)
+    assert process.stderr.readline() == "importing torch\n"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate("go\n", timeout=120)
+    assert (process.returncode, stderr) == (130, "interrupted\n")
 
 
 @pytest.mark.parametrize("module", ["torch", "matplotlib"])
