@@ -516,7 +516,8 @@ SMALLEST_SIZE = 100
 # The knobs, {name: (type, interval, help)}, beside their defaults; --slope is the data's
 # (data.OPTIONS), --device and --out the shared ones (plumbing/options.py).
 OPTIONS = {
-    "sizes": (int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]", "data sizes n, one or more", {"nargs": "+"}),
+    "sizes": (int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]", "data sizes n, one or more",
+              {"nargs": "+", "most": 20}),
     "large": (bool, None, "also run n = 10,000,000"),
     "budget": (float, "(0, 600]", "seconds of training each run may spend"),
     "repeats": (int, "[1, 20]", "timed runs of every method (and of each cost ratio); the "

@@ -28,7 +28,7 @@ TEST_ARGS = ["--sizes", "1000", "20000", "--repeats", "1", "--no-compile"]
 # The knobs, {name: (type, interval, help)}, beside their defaults; --lr and --device are
 # the shared ones (plumbing/options.py).
 OPTIONS = {
-    "sizes": (int, "[100, 10_000_000]", "data sizes n", {"nargs": "+"}),
+    "sizes": (int, "[100, 10_000_000]", "data sizes n", {"nargs": "+", "most": 20}),
     "large": (bool, None, f"also n = {LARGE:,}, where memory allows (about 3 GB)"),
     "repeats": (int, "[1, 20]", "timings of every rung at every n, taking turns; the median "
                 "is shown, with the spread"),

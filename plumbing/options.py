@@ -118,21 +118,34 @@ def add_settings(parser, defaults, *declarations):
     `declarations` or SHARED declares it: (type, interval, help) for a number; (bool, None,
     help) for a switch; (str, [choices], help) for a choice (None: any text); (path, None,
     help) for a file. A fourth entry, a dict, holds more of argparse's keywords (nargs,
-    action, metavar), or `shown`: the default --help states where the default is None."""
+    action, metavar), `most`: the most values a list option takes, or `shown`: the default
+    --help states where the default is None."""
     for name, default in defaults.items():
         kind, interval, text, *more = next(found[name] for found in (*declarations, SHARED)
                                            if name in found)
         more = dict(*more)
-        shown = more.pop("shown", default)
+        shown, most = more.pop("shown", default), more.pop("most", None)
         if kind is bool:
             more["action"] = "store_true"
         elif kind in (int, float):
             text, more["type"] = f"{text}; {limits(kind, interval)}", number(kind, interval)
         else:
             more.update(type=kind, choices=interval)
+        if most is not None:
+            text, more["action"] = f"{text}; at most {most} of them", at_most(most)
         if shown is not None and shown is not False:
             text += f" (default: {shown})"
         parser.add_argument(flag(name), dest=name, default=default, help=text, **more)
+
+
+def at_most(count):
+    """An argparse action for a list option: more than `count` values refused in one line."""
+    class AtMost(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if len(values) > count:
+                parser.error(f"{option_string}: {len(values):,} values; the limit is {count}")
+            setattr(namespace, self.dest, values)
+    return AtMost
 
 
 class Parser(argparse.ArgumentParser):

@@ -282,3 +282,17 @@ def test_device_cpu_is_the_default_and_cuda_needs_a_gpu(tmp_path, capsys, script
         assert err.endswith(": error: --device cuda: torch finds no CUDA GPU here "
                             "(torch.cuda.is_available() is False); --device cpu runs "
                             "everywhere (see --help)\n") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("script", ["benchmark", "step_cost"])
+def test_a_list_of_sizes_has_a_limit_stated_in_help_and_kept(tmp_path, capsys, script):
+    module = importlib.import_module(script)
+    most = module.OPTIONS["sizes"][3]["most"]
+    status, out, err = run_main(module, capsys, "--help")
+    assert status == 0 and f"at most {most} of them" in " ".join(out.split())
+    sizes = [str(100 + size) for size in range(most + 1)]
+    status, out, err = run_main(module, capsys, "--sizes", *sizes, "--out", tmp_path / "out")
+    assert status == 2 and out == "" and not (tmp_path / "out").exists()
+    assert len(err.splitlines()) == 1
+    assert err.endswith(f": error: --sizes: {most + 1:,} values; the limit is {most} "
+                        "(see --help)\n")
