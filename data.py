@@ -113,6 +113,11 @@ class Bounded(io.RawIOBase):
         return read
 
 
+def too_many_lines(max_lines):
+    return ValueError(f"more than {max_lines:,} lines; the limit is {max_lines - 1:,} rows "
+                      "after the header")
+
+
 def count_lines(handle, max_lines):
     """Count a file's lines by the byte, refusing it past max_lines."""
     lines, last = 0, b""  # the chunk before's last byte: a CR LF may straddle two chunks
@@ -122,8 +127,7 @@ def count_lines(handle, max_lines):
         lines += chunk.count(b"\n") + joined.count(b"\r") - joined.count(b"\r\n") - (last == b"\r")
         last = chunk[-1:]
         if lines > max_lines:
-            raise ValueError(f"more than {max_lines:,} lines; the limit is {max_lines - 1:,} "
-                             "rows after the header")
+            raise too_many_lines(max_lines)
 
 
 def bounded_lines(handle, max_lines):
@@ -131,8 +135,7 @@ def bounded_lines(handle, max_lines):
     the first max_lines."""
     for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 2), ""), start=1):
         if number > max_lines:
-            raise ValueError(f"more than {max_lines:,} lines; the limit is {max_lines - 1:,} "
-                             "rows after the header")
+            raise too_many_lines(max_lines)
         if len(line.rstrip("\r\n")) > MAX_LINE:
             raise ValueError(f"line {number} is longer than {MAX_LINE:,} characters")
         yield line

@@ -27,7 +27,6 @@ from lines import (
     epoch_line,
     final_line,
     least_squares_line,
-    short,  # noqa: F401 (the scripts import it from here)
 )
 from model import (
     History,

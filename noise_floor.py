@@ -15,7 +15,8 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 import numpy as np
 import torch
 
-from descent import gd_update, short, train_cells
+from descent import gd_update, train_cells
+from lines import short
 from model import full_loss_along, hessian, least_squares, stability_bound
 from schedules import SCHEDULES, step_sizes
 

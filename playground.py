@@ -30,8 +30,8 @@ with app.setup:
     import data
     import optimizers
     import schedules
-    from descent import divergence_report, print_summary, short, train
-    from lines import bound_warning
+    from descent import divergence_report, print_summary, train
+    from lines import bound_warning, short
     from model import (
         full_loss_along,
         hessian_eigenvalues,

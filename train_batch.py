@@ -9,7 +9,7 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 # isort: split
 import torch
 
-from lines import bound_warning, epoch_line
+from lines import bound_warning, epoch_line, short
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 # The command line's knobs and their defaults, each declared in the options the training
@@ -54,7 +54,7 @@ def train_batch(X, Y, lr=0.1, epochs=20, w0=-10.0, b0=-20.0, verbose=True):
 
 def main(argv=None):
     import data
-    from descent import divergence_report, exit_on, print_summary, short
+    from descent import divergence_report, exit_on, print_summary
     from plumbing import options, output
 
     parser = options.Parser("Batch gradient descent on the tutorial's line, by hand with "

@@ -11,7 +11,7 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 import torch
 
 import schedules
-from lines import bound_warning, epoch_line, short
+from lines import bound_rule, bound_warning, epoch_line, short
 from model import History, criterion, final_loss, forward, least_squares, stability_bound
 
 # The command line's knobs and their defaults, each declared in OPTIONS below or in the
@@ -107,11 +107,12 @@ def check_settings(parser, args, schedule_options):
 def describe(n, batch_size):
     """The run's name, and the rule whose stability bound applies to it."""
     if batch_size == 1:
-        return "stochastic gradient descent", "plain descent on single samples"
-    if batch_size < n:
-        return (f"mini-batch gradient descent, batch size {batch_size}",
-                f"plain descent on the worst batch of {batch_size} samples")
-    return f"batch gradient descent, every step on all {n} samples", "batch descent"
+        name = "stochastic gradient descent"
+    elif batch_size < n:
+        name = f"mini-batch gradient descent, batch size {batch_size}"
+    else:
+        name = f"batch gradient descent, every step on all {n} samples"
+    return name, bound_rule(batch_size, n)
 
 
 def print_header(args, source, n, batch_size, bound, schedule_options):
