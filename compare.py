@@ -10,7 +10,7 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 import math
 
 from descent import divergence_report, exit_on
-from lines import bound_warning, count
+from lines import bound_rule, bound_warning, count
 from model import final_loss, least_squares, stability_bound
 from train_batch import train_batch
 from train_sgd import train_sgd
@@ -31,10 +31,8 @@ NOT_SHARED = {
     "batch_size": "this compares batch descent with SGD (batch size 1); for mini-batches run "
                   "train_sgd.py --batch-size",
 }
-# The two runs: {name: (the knob of its step size, its batch size (None: all the samples),
-# the rule whose stability bound applies to it)}.
-RUNS = {"batch GD": ("batch_lr", None, "batch descent"),
-        "SGD": ("sgd_lr", 1, "plain descent on single samples")}
+# The two runs: {name: (the knob of its step size, its batch size (None: all the samples))}.
+RUNS = {"batch GD": ("batch_lr", None), "SGD": ("sgd_lr", 1)}
 
 
 def check_settings(parser, args):
@@ -48,10 +46,11 @@ def print_header(X, source, args):
     """The data and the start, and a warning for a step size at or above its bound."""
     print(f"data: {source}; {count(args.epochs, 'epoch')} from w={args.w0:g} b={args.b0:g}"
           + ("; SGD in the samples' stored order" if args.no_shuffle else ""))
-    for name, (knob, batch_size, rule) in RUNS.items():
+    for name, (knob, batch_size) in RUNS.items():
         lr, bound = getattr(args, knob), stability_bound(X, batch_size)
         if lr >= bound:
-            print(bound_warning(f"{name} lr", lr, bound, rule), flush=True)
+            print(bound_warning(f"{name} lr", lr, bound, bound_rule(batch_size or len(X), len(X))),
+                  flush=True)
     if args.epochs * len(X) > 50_000:
         # The runs print nothing of their own here: say that this one takes a while.
         print(f"training: {args.epochs * len(X):,} SGD updates, about "
@@ -75,11 +74,11 @@ def train_both(X, Y, args):
 def divergence_reports(X, histories, args):
     """{name: the line saying where it diverged} of each run that did."""
     reports = {}
-    for name, (knob, batch_size, rule) in RUNS.items():
+    for name, (knob, batch_size) in RUNS.items():
         updates_per_epoch = 1 if batch_size is None else -(-len(X) // batch_size)
         reports[name] = divergence_report(histories[name], updates_per_epoch,
                                           getattr(args, knob), stability_bound(X, batch_size),
-                                          rule)
+                                          bound_rule(batch_size or len(X), len(X)))
     return {name: report for name, report in reports.items() if report is not None}
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from descent import divergence_report, exit_on, gd_update, has_diverged, train
-from lines import bound_warning, count, final_line, least_squares_line, short
+from lines import bound_rule, bound_warning, count, final_line, least_squares_line, short
 from model import (
     final_loss,
     full_loss_along,
@@ -76,12 +76,10 @@ class Run:
 def runs_of(X, args):
     """The three runs: batch descent, the mini-batch and SGD."""
     size = args.minibatch_size
-    runs = [("batch GD", args.batch_lr, len(X), "batch descent"),
-            (f"mini-batch {size}", args.minibatch_lr, size,
-             f"plain descent on the worst batch of {size} samples"),
-            ("SGD", args.sgd_lr, 1, "plain descent on single samples")]
-    return [Run(name, lr, batch_size, rule, stability_bound(X, batch_size))
-            for name, lr, batch_size, rule in runs]
+    runs = [("batch GD", args.batch_lr, len(X)), (f"mini-batch {size}", args.minibatch_lr, size),
+            ("SGD", args.sgd_lr, 1)]
+    return [Run(name, lr, batch_size, bound_rule(batch_size, len(X)),
+                stability_bound(X, batch_size)) for name, lr, batch_size in runs]
 
 
 def check_settings(parser, args, n):
