@@ -291,6 +291,20 @@ SETTINGS = {
 PAIRS = {"betas": ("beta1", "beta2")}
 
 
+def own_settings(defaults):
+    """{option: default} of each setting in a method's `defaults`, a pair's parts apart."""
+    return dict(part for setting, value in defaults.items() for part in (
+        zip(PAIRS[setting], value, strict=True) if setting in PAIRS else [(setting, value)]))
+
+
+def joined(values):
+    """A method's settings from its options' values, in order, a pair's parts joined (beta1,
+    beta2 as betas): own_settings' inverse."""
+    whose = {part: setting for setting, parts in PAIRS.items() for part in parts}
+    return {whose.get(name, name): tuple(values[part] for part in PAIRS[whose[name]])
+            if name in whose else value for name, value in values.items()}
+
+
 def settings_text(hyperparams):
     return " ".join(f"{name}={value:g}" if not isinstance(value, tuple)
                     else f"{name}=({value[0]:g}, {value[1]:g})"
@@ -486,14 +500,15 @@ def main(argv=None):
 
     parser = options.Parser(f"Optimizers by hand ({', '.join(METHODS)}) on the tutorial's "
                             "line, checked against the theory of the data's Hessian.")
-    options.add_variants(parser, "method", DEFAULTS, SETTINGS, pairs=PAIRS,
+    own = {method: own_settings(defaults) for method, defaults in DEFAULTS.items()}
+    options.add_variants(parser, "method", own, SETTINGS,
                          help="train this method alone (default: every method, side by side)")
     options.add_settings(parser, KNOBS, OPTIONS)
     options.add_data_args(parser, data)
     args, out_dir = options.parse(parser, argv)
     check_settings(parser, args)
-    chosen = {method: options.chosen_settings(parser, args, method, DEFAULTS, SETTINGS,
-                                              "--method", PAIRS)
+    chosen = {method: joined(options.chosen_settings(parser, args, method, own, SETTINGS,
+                                                     "--method"))
               for method in (DEFAULTS if args.method is None else [args.method])}
     X, Y, source = data.load_data(parser, args)
     if args.standardise:

@@ -18,6 +18,7 @@ with app.setup:
     import inspect
     import io
     import linecache
+    import math
     import os
     import shutil
     import tempfile
@@ -236,16 +237,31 @@ def _(method, mo):
 
 
 @app.function
+def slider_values(kind, interval, default):
+    """The values a slider offers for a setting: about a hundred inside its interval, its
+    default among them; spread evenly between two finite ends, by factors of ten^(1/10)
+    around the default where the interval has no upper end."""
+    from plumbing import options
+
+    _, low, high, _ = options.ends(kind, interval)
+    if math.isinf(high):
+        centre = default if default > 0 else max(low, 1e-3)
+        values = [centre * 10 ** (k / 10) for k in range(-40, 21)] + [low]
+    else:
+        values = [low + (high - low) * k / 100 for k in range(101)] + [high - (high - low) / 1000]
+    values = {kind(float(f"{value:.3g}")) for value in values} | {default}
+    return sorted(value for value in values if options.within(value, kind, interval))
+
+
+@app.function
 def setting_sliders(mo, method):
     """A slider for each of the method's own settings (but lr), over the values its
     declaration in optimizers.SETTINGS allows, at the method's default."""
-    from plumbing import options
-
     own = {}
-    for name, value in options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS).items():
+    for name, value in optimizers.own_settings(optimizers.DEFAULTS[method]).items():
         if name != "lr":
             kind, interval, _ = optimizers.SETTINGS[name]
-            own[name] = mo.ui.slider(steps=options.slider_values(kind, interval, value),
+            own[name] = mo.ui.slider(steps=slider_values(kind, interval, value),
                                      value=value, label=name.replace("_", " "),
                                      show_value=True)
     return mo.ui.dictionary(own)
@@ -260,9 +276,7 @@ def _(method, mo):
 @app.function
 def chosen_hyperparams(method, lr, settings):
     """The method's settings from the sliders, its pairs (Adam's betas) joined."""
-    from plumbing import options
-
-    return options.joined({"lr": lr, **settings}, optimizers.PAIRS)
+    return optimizers.joined({"lr": lr, **settings})
 
 
 @app.cell

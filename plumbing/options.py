@@ -11,7 +11,6 @@ import contextlib
 import math
 import os
 import re
-import sys
 import tempfile
 
 from plumbing.output import nearest_existing
@@ -57,20 +56,20 @@ def ends(kind, interval):
     return interval[0], low, high, interval[-1]
 
 
-def within(value, interval_ends):
-    opening, low, high, closing = interval_ends
+def within(value, kind, interval):
+    """Whether `value` lies in `interval`, its ends included or not as the brackets say."""
+    opening, low, high, closing = ends(kind, interval)
     return low < value < high or (value, opening) == (low, "[") or (value, closing) == (high, "]")
 
 
 def limits(kind, interval):
     """The interval in words, e.g. "a whole number from 1 to 100,000"."""
     opening, low, high, closing = ends(kind, interval)
-    word = "whole number" if kind is int else "number"
+    word = "whole number" if kind is int else "finite number" if math.isinf(high) else "number"
     show = "{:,}".format if kind is int else (
         lambda end: f"{end:g}".replace("e+0", "e").replace("e+", "e"))
     if math.isinf(high):
-        return (f"a {'' if kind is int else 'finite '}{word} "
-                f"{'of at least' if opening == '[' else 'above'} {show(low)}")
+        return f"a {word} {'of at least' if opening == '[' else 'above'} {show(low)}"
     start = f"from {show(low)}" if opening == "[" else f"above {show(low)},"
     end = "up to (not including)" if closing == ")" else "to" if opening == "[" else "up to"
     return f"a {word} {start} {end} {show(high)}"
@@ -78,35 +77,19 @@ def limits(kind, interval):
 
 def number(kind, interval):
     """An argparse type: an int or a float within `interval`, refused in one line."""
-    bounds, words = ends(kind, interval), limits(kind, interval)
-
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            value = None
-        problem = (f"is not a {'whole ' if kind is int else ''}number" if value is None else
-                   "is not a finite number" if kind is float and not math.isfinite(value) else
-                   None if within(value, bounds) else f"must be {words}")
-        if problem:
-            raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if not within(value, kind, interval):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {limits(kind, interval)}")
         return value
 
     return parse
-
-
-def slider_values(kind, interval, default):
-    """The values a slider offers for a setting: about a hundred inside its interval, its
-    default among them; spread evenly between two finite ends, by factors of ten^(1/10)
-    around the default where the interval has no upper end."""
-    _, low, high, _ = bounds = ends(kind, interval)
-    if math.isinf(high):
-        centre = default if default > 0 else max(low, 1e-3)
-        values = [centre * 10 ** (k / 10) for k in range(-40, 21)] + [low]
-    else:
-        values = [low + (high - low) * k / 100 for k in range(101)] + [high - (high - low) / 1000]
-    values = {kind(float(f"{value:.3g}")) for value in values} | {default}
-    return sorted(value for value in values if within(value, bounds))
 
 
 def flag(name):
@@ -153,19 +136,12 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, description):
         super().__init__(description=description)
+        # What argparse takes for a negative number, not an option: "-1" and "-1.5", but
+        # not "-1e30" and "-inf" (before Python 3.13). No option here looks like a number.
+        self._negative_number_matcher = re.compile(r"-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-    def parse_known_args(self, args=None, namespace=None):
-        # argparse reads "-1" and "-1.5" as values but "-1e30" and "-inf" as options: join
-        # such a value to its option ("--w0=-1e30"), which argparse always reads as a value.
-        words = list(sys.argv[1:] if args is None else args)
-        for i in reversed(range(1, len(words))):
-            if re.fullmatch(r"--[^=]+", words[i - 1]) \
-                    and re.fullmatch(r"-(\d|\.\d|inf|nan)\S*", words[i], re.IGNORECASE):
-                words[i - 1:i + 1] = [f"{words[i - 1]}={words[i]}"]
-        return super().parse_known_args(words, namespace)
 
 
 def add_data_args(parser, data):
@@ -176,44 +152,28 @@ def add_data_args(parser, data):
                   for name, declared in data.OPTIONS.items()})
 
 
-def add_variants(parser, name, variants, declarations, help, default=None, pairs=None):
-    """--NAME, one of `variants` ({choice: the defaults of its own settings}), and an option
-    for each setting `declarations` declares, its help naming the choices that take it and
-    their defaults. pairs: {a setting: the two options that set it} (betas: --beta1, --beta2)."""
+def add_variants(parser, name, variants, declarations, help, default=None):
+    """--NAME, one of `variants` ({choice: {setting: its default}}), and an option for each
+    setting `declarations` declares, its help naming the choices that take it and their
+    defaults."""
     add_settings(parser, {name: default}, {name: (str, list(variants), help)})
     for setting, declared in declarations.items():
-        takers = [f"{choice} {value:g}" for choice, defaults in variants.items()
-                  for part, value in own_settings(defaults, pairs).items() if part == setting]
+        takers = [f"{choice} {defaults[setting]:g}" for choice, defaults in variants.items()
+                  if setting in defaults]
         add_settings(parser, {setting: None},
                      {setting: (*declared, {"shown": ", ".join(takers) or None})})
 
 
-def own_settings(defaults, pairs=None):
-    """{option: default} of each setting in `defaults`, a pair's two parts apart."""
-    pairs = pairs or {}
-    return dict(part for setting, value in defaults.items() for part in (
-        zip(pairs[setting], value, strict=True) if setting in pairs else [(setting, value)]))
-
-
-def joined(values, pairs=None):
-    """Settings from their options' values, in order, a pair's parts joined (beta1, beta2
-    as betas): own_settings' inverse."""
-    whose = {part: setting for setting, parts in (pairs or {}).items() for part in parts}
-    return {whose.get(name, name): tuple(values[part] for part in pairs[whose[name]])
-            if name in whose else value for name, value in values.items()}
-
-
-def chosen_settings(parser, args, chosen, variants, declarations, what, pairs=None):
+def chosen_settings(parser, args, chosen, variants, declarations, what):
     """The settings of variant `chosen`: its defaults, with what the command line gave. A
     setting given for a variant that does not take it is refused in one line."""
-    own = own_settings(variants[chosen], pairs)
     for setting in declarations:
-        takers = [choice for choice in variants if setting in own_settings(variants[choice], pairs)]
+        takers = [choice for choice, defaults in variants.items() if setting in defaults]
         if getattr(args, setting) is not None and chosen not in takers:
             parser.error(f"{flag(setting)} is an option of {what} {' or '.join(takers)}, "
                          f"not of {chosen}")
-    return joined({part: default if getattr(args, part, None) is None else getattr(args, part)
-                   for part, default in own.items()}, pairs)
+    return {setting: default if getattr(args, setting) is None else getattr(args, setting)
+            for setting, default in variants[chosen].items()}
 
 
 def check_device(parser, device):

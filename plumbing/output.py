@@ -1,6 +1,6 @@
 """A run's files go into their folder all at once or not at all.
 
-A script collects what it will write (figures, a GIF, a CSV); `Output.commit()` renders
+A script collects what it will write (figures, a GIF, a CSV); `write_files` renders
 every file into a hidden staging folder beside their final place first, and only when all
 of them are complete moves them in, together (a rename each: instant, and needing no
 space), holding a lock on the folder and with the stop signals held back for that moment.
@@ -52,85 +52,77 @@ class MovedBack(Exception):
     """A stop signal came while the files moved in: they were moved back out."""
 
 
-class Output:
-    """The files a run will write into `folder`: {name: write(path)}, called at commit."""
+def write_files(folder, writers):
+    """Write every file ({name: write(path)}, each write called with the path to write to),
+    then put them all in `folder` at once; return their final paths.
 
-    def __init__(self, folder, writers=None):
-        self.folder = os.path.abspath(folder)
-        self.writers = dict(writers or {})
-
-    def add(self, name, write):
-        """Stage a file: `write(path)` will be called to write it, at commit."""
-        self.writers[name] = write
-
-    def commit(self):
-        """Write every file, then put them all in place; return their final paths.
-
-        Raises OSError (naming the path, or whatever a writer raised, or KeyboardInterrupt)
-        with the folder left as it was.
-        """
-        existing = nearest_existing(self.folder)
-        if not os.path.isdir(existing):
-            raise NotADirectoryError(20, "not a folder", existing)
-        # A killed run's staging folder: beside the folder's files, or, if the folder did
-        # not exist then, in the folder above.
-        for folder in {existing, os.path.dirname(self.folder)}:
-            if os.path.isdir(folder):
-                remove_dead_staging(folder)
-        staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
-        owner = FileLock(os.path.join(staging, OWNER))
-        try:
-            owner.acquire()
-            for name, write in self.writers.items():
-                try:
-                    write(os.path.join(staging, name))
-                except OSError as error:  # a full disk, say: name the file it was for
-                    error.filename = error.filename or os.path.join(self.folder, name)
-                    raise
-            lock = folder_lock(self.folder)
+    Raises OSError (naming the path, or whatever a writer raised, or KeyboardInterrupt)
+    with the folder left as it was.
+    """
+    folder = os.path.abspath(folder)
+    existing = nearest_existing(folder)
+    if not os.path.isdir(existing):
+        raise NotADirectoryError(20, "not a folder", existing)
+    # A killed run's staging folder: beside the folder's files, or, if the folder did not
+    # exist then, in the folder above.
+    for place in {existing, os.path.dirname(folder)}:
+        if os.path.isdir(place):
+            remove_dead_staging(place)
+    staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
+    owner = FileLock(os.path.join(staging, OWNER))
+    try:
+        owner.acquire()
+        for name, write in writers.items():
             try:
-                held = lock.acquire(blocking=False)
-            except Timeout:  # another run is moving its files in: wait (a stop signal ends it)
-                print(f"waiting for another run to finish writing into {self.folder}",
-                      file=sys.stderr, flush=True)
-                held = lock.acquire()
-            # While files move, a stop signal waits: acted on between two renames, it
-            # could lose a file. One that came meanwhile moves them back, then acts.
-            with held, signals_held() as noted:
-                return self._place(staging, noted)
-        finally:
-            with signals_held():  # the clean-up is not cut short either
-                owner.release()
-                shutil.rmtree(staging, ignore_errors=True)
-
-    def _place(self, staging, noted):
-        """Move the staged files in, each earlier file aside first. A failure, or a stop
-        signal noted meanwhile, undoes every move, the last first, and the folders made."""
-        targets = {name: os.path.join(self.folder, name) for name in self.writers}
-        for target in targets.values():
-            if os.path.isdir(target) and not os.path.islink(target):
-                raise IsADirectoryError(21, "a folder is in the way", target)
-        moves = []  # (from, to), each noted before it is made: the undo must find it
+                write(os.path.join(staging, name))
+            except OSError as error:  # a full disk, say: name the file it was for
+                error.filename = error.filename or os.path.join(folder, name)
+                raise
+        lock = folder_lock(folder)
         try:
-            os.makedirs(self.folder, exist_ok=True)
-            for name, target in targets.items():
-                if os.path.lexists(target):
-                    moves.append((target, os.path.join(staging, f".earlier-{name}")))
-                    os.rename(*moves[-1])
-                moves.append((os.path.join(staging, name), target))
+            held = lock.acquire(blocking=False)
+        except Timeout:  # another run is moving its files in: wait (a stop signal ends it)
+            print(f"waiting for another run to finish writing into {folder}",
+                  file=sys.stderr, flush=True)
+            held = lock.acquire()
+        # While files move, a stop signal waits: acted on between two renames, it could
+        # lose a file. One that came meanwhile moves them back, then acts.
+        with held, signals_held() as noted:
+            return move_in(staging, folder, list(writers), noted)
+    finally:
+        with signals_held():  # the clean-up is not cut short either
+            owner.release()
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def move_in(staging, folder, names, noted):
+    """Move the staged files into `folder`, each earlier file aside first. A failure, or a
+    stop signal noted meanwhile, undoes every move, the last first, and the folders made."""
+    targets = [os.path.join(folder, name) for name in names]
+    for target in targets:
+        if os.path.isdir(target) and not os.path.islink(target):
+            raise IsADirectoryError(21, "a folder is in the way", target)
+    moves = []  # (from, to), each noted before it is made: the undo must find it
+    try:
+        os.makedirs(folder, exist_ok=True)
+        for name, target in zip(names, targets, strict=True):
+            if os.path.lexists(target):
+                moves.append((target, os.path.join(staging, f".earlier-{name}")))
                 os.rename(*moves[-1])
-            if noted:
-                raise MovedBack  # the folder as it was; signals_held then acts on the signal
-        except BaseException:
-            for source, target in reversed(moves):
-                if os.path.lexists(target):
-                    os.replace(target, source)
-            # The folders made for the files, now empty; the staging folder keeps the one
-            # that was there (and every one above it).
-            with contextlib.suppress(OSError):
-                os.removedirs(nearest_existing(self.folder))
-            raise
-        return list(targets.values())
+            moves.append((os.path.join(staging, name), target))
+            os.rename(*moves[-1])
+        if noted:
+            raise MovedBack  # the folder as it was; signals_held then acts on the signal
+    except BaseException:
+        for source, target in reversed(moves):
+            if os.path.lexists(target):
+                os.replace(target, source)
+        # The folders made for the files, now empty; the staging folder keeps the one that
+        # was there (and every one above it).
+        with contextlib.suppress(OSError):
+            os.removedirs(nearest_existing(folder))
+        raise
+    return targets
 
 
 def save_figures(out_dir, figures, files=None):
@@ -138,7 +130,7 @@ def save_figures(out_dir, figures, files=None):
     all at once or not at all, and print the full path of each."""
     drawn = {name: lambda path, figure=figure: figure.savefig(path, dpi=110)
              for name, figure in figures.items()}
-    for path in Output(out_dir, {**(files or {}), **drawn}).commit():
+    for path in write_files(out_dir, {**(files or {}), **drawn}):
         print(f"wrote {path}")
 
 

@@ -20,7 +20,6 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 
 STOP_SIGNALS = [getattr(signal, name) for name in
                 ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGBREAK") if hasattr(signal, name)]
@@ -42,9 +41,8 @@ def _started_as_a_command():
 
 
 def _end_at_once(signum, frame):
-    if sys.stderr is not None:  # None: the shell closed it (`2>&-`)
-        with contextlib.suppress(OSError, ValueError):
-            os.write(sys.stderr.fileno(), b"interrupted\n")
+    with contextlib.suppress(OSError):  # standard error closed by the shell (`2>&-`)
+        os.write(2, b"interrupted\n")
     os._exit(128 + signum)
 
 
@@ -69,10 +67,7 @@ def _stop(signum, frame):
 def signals_held(ignore=False):
     """Within the block a stop signal is only noted, in the list it gives (or, with
     ignore=True, ignored: a child process started meanwhile inherits that); after it, the
-    first one noted is acted on."""
-    if threading.current_thread() is not threading.main_thread():
-        yield []  # Python runs signal handlers in the main thread only
-        return
+    first one noted is acted on. For the main thread, where Python runs signal handlers."""
     noted = []
     held = signal.SIG_IGN if ignore else (lambda signum, frame: noted.append(signum))
     earlier = {signum: signal.signal(signum, held) for signum in STOP_SIGNALS}
@@ -104,9 +99,8 @@ class QuietWhenClosed:
         except BrokenPipeError:
             # The Python docs' recipe: point the descriptor at the null device, so that what
             # follows, and the interpreter's last flush, find no broken pipe.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.stream.fileno())
-            os.close(devnull)
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), self.stream.fileno())
 
     def __getattr__(self, name):
         return getattr(self.stream, name)

@@ -69,11 +69,6 @@ def meeting_point(port=0, timeout=TIMEOUT):
                       f"{reason.group(1) if reason else 'refused'}") from None
 
 
-def start_method():
-    """forkserver where the system has it (Linux, macOS), else spawn (Windows)."""
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-
-
 def start_workers(workers, function, args=(), store=None, device="cpu", timeout=TIMEOUT):
     """Run function(*args) on `workers` processes of one group on this machine, meeting at
     `store` (by default a new meeting_point()), and return rank 0's result. `function`
@@ -84,7 +79,8 @@ def start_workers(workers, function, args=(), store=None, device="cpu", timeout=
     Ctrl-C or SIGTERM stops the workers, then goes on as usual.
     """
     store = meeting_point(timeout=timeout) if store is None else store
-    method = start_method()
+    # forkserver where the system has it (Linux, macOS), else spawn (Windows).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = mp.get_context(method)
     results = context.SimpleQueue()
     # spawn logs each worker it stops; the one line of WorkerFailed says what happened.

@@ -1,5 +1,5 @@
 """A stand-in for a lesson script, for the signal and pipe tests: the same plumbing
-(plumbing.run.run_as_command, plumbing.output.Output), none of the lessons' imports, so
+(plumbing.run.run_as_command, plumbing.output.write_files), none of the lessons' imports, so
 that it starts in a fraction of a second and waits where a test tells it to.
 
     python tests/standin.py OUT MODE [TEXT]
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plumbing.output import Output  # noqa: E402
+from plumbing.output import write_files  # noqa: E402
 from plumbing.run import run_as_command  # noqa: E402
 
 
@@ -40,11 +40,9 @@ def main():
     if mode == "chatty":
         for number in range(1, 10_001):
             print(f"line {number}")
-    output = Output(out)
-    for name in ("a.txt", "b.txt", "c.txt"):
-        output.add(name, lambda path, name=name: write(path, mode == "staging" and
-                                                       name == "b.txt"))
-    for path in output.commit():
+    writers = {name: lambda path, name=name: write(path, mode == "staging" and name == "b.txt")
+               for name in ("a.txt", "b.txt", "c.txt")}
+    for path in write_files(out, writers):
         print(f"wrote {path}")
 
 

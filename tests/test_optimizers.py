@@ -260,7 +260,7 @@ def outside(name, text):
 def not_of(name, method):
     """The refusal of a setting given to a method that does not take it, from METHODS."""
     takers = [other for other, defaults in optimizers.DEFAULTS.items()
-              if name in options.own_settings(defaults, optimizers.PAIRS)]
+              if name in optimizers.own_settings(defaults)]
     return f"{options.flag(name)} is an option of --method {' or '.join(takers)}, not of {method}"
 
 

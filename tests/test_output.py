@@ -13,7 +13,7 @@ from conftest import ROOT, run_script
 
 import compare
 import data
-from plumbing.output import Output
+from plumbing.output import write_files
 from plumbing.run import Stopped
 
 
@@ -53,10 +53,9 @@ def failing(error):
 def test_files_are_put_in_place_together(tmp_path):
     out = tmp_path / "out"
     earlier_files(out)
-    output = Output(out)
-    output.add("batch_loss.png", writer(b"new batch"))
-    output.add("new.csv", writer(b"new csv"))
-    assert output.commit() == [str(out / "batch_loss.png"), str(out / "new.csv")]
+    written = write_files(out, {"batch_loss.png": writer(b"new batch"),
+                                "new.csv": writer(b"new csv")})
+    assert written == [str(out / "batch_loss.png"), str(out / "new.csv")]
     assert snapshot(out) == {"batch_loss.png": b"new batch", "new.csv": b"new csv",
                              "sgd_loss.png": b"earlier sgd_loss.png",
                              "compare_loss.png": b"earlier compare_loss.png"}
@@ -70,22 +69,19 @@ def test_files_are_put_in_place_together(tmp_path):
 def test_a_failure_between_two_files_leaves_the_folder_as_it_was(tmp_path, error):
     out = tmp_path / "out"
     before = earlier_files(out)
-    output = Output(out)
-    output.add("batch_loss.png", writer(b"new batch"))
-    output.add("sgd_loss.png", failing(error))
-    output.add("compare_loss.png", writer(b"new compare"))
     with pytest.raises(type(error)):
-        output.commit()
+        write_files(out, {"batch_loss.png": writer(b"new batch"),
+                          "sgd_loss.png": failing(error),
+                          "compare_loss.png": writer(b"new compare")})
     assert snapshot(out) == before
     assert no_staging_left(out, tmp_path)
 
 
 def test_a_folder_that_did_not_exist_is_not_left_behind(tmp_path):
-    output = Output(tmp_path / "new" / "deeper")
-    output.add("a.png", writer(b"a"))
-    output.add("b.png", failing(OSError(errno.ENOSPC, "No space left on device")))
     with pytest.raises(OSError):
-        output.commit()
+        write_files(tmp_path / "new" / "deeper", {
+            "a.png": writer(b"a"),
+            "b.png": failing(OSError(errno.ENOSPC, "No space left on device"))})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -95,11 +91,8 @@ def test_a_folder_in_the_way_is_found_before_anything_moves(tmp_path):
     (out / "sgd_loss.png").unlink()
     (out / "sgd_loss.png").mkdir()
     before = snapshot(out)
-    output = Output(out)
-    for name in ("batch_loss.png", "sgd_loss.png"):
-        output.add(name, writer(b"new"))
     with pytest.raises(IsADirectoryError):
-        output.commit()
+        write_files(out, dict.fromkeys(["batch_loss.png", "sgd_loss.png"], writer(b"new")))
     assert snapshot(out) == before and no_staging_left(out)
 
 
@@ -342,11 +335,9 @@ def test_ctrl_c_between_two_renames_waits_then_puts_the_folder_back_as_it_was(tm
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(os, "rename", rename_then_interrupt)
-    output = Output(out)
-    for name in ("batch_loss.png", "sgd_loss.png", "compare_loss.png"):
-        output.add(name, writer(f"new {name}".encode()))
     with pytest.raises(KeyboardInterrupt):
-        output.commit()
+        write_files(out, {name: writer(f"new {name}".encode())
+                          for name in ("batch_loss.png", "sgd_loss.png", "compare_loss.png")})
     assert len(renames) == 6, "every rename ran before the interrupt was acted on"
     # Interrupted means unchanged: the new files were moved back out, the earlier ones in.
     assert snapshot(out) == before
@@ -363,10 +354,8 @@ def test_ctrl_c_while_the_files_move_into_a_new_folder_leaves_no_folder(tmp_path
         os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(os, "rename", rename_then_interrupt)
-    output = Output(out)
-    output.add("a.txt", writer(b"new"))
     with pytest.raises(KeyboardInterrupt):
-        output.commit()
+        write_files(out, {"a.txt": writer(b"new")})
     assert sorted(path.name for path in tmp_path.iterdir()) == []
 
 

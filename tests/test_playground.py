@@ -260,7 +260,7 @@ def test_every_method_has_its_sliders_and_runs_under_every_schedule(method):
     """What the page builds for a method and a schedule, without a browser: a teacher's new
     method or setting that the playground cannot show fails here."""
     sliders = playground.setting_sliders(marimo, method)
-    defaults = dict(options.own_settings(optimizers.DEFAULTS[method], optimizers.PAIRS))
+    defaults = dict(optimizers.own_settings(optimizers.DEFAULTS[method]))
     assert sliders.value == {name: value for name, value in defaults.items() if name != "lr"}
     hyperparams = playground.chosen_hyperparams(method, defaults["lr"], sliders.value)
     assert hyperparams == optimizers.DEFAULTS[method]

@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 from test_output import NEW, STANDIN, earlier_files, snapshot, start, wait_for_line
 
-from plumbing.output import Output, folder_lock
+from plumbing.output import folder_lock, write_files
 from plumbing.run import run_as_command
 
 STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
@@ -143,11 +143,9 @@ def test_an_error_without_a_path_is_given_the_path_of_the_file_it_was_for(tmp_pa
 
     out = tmp_path / "out"
     monkeypatch.setattr(sys, "argv", ["train_batch.py"])
-    output = Output(out)
-    output.add("a.txt", lambda path: open(path, "w").close())
-    output.add("b.png", full_disk)
     with pytest.raises(SystemExit) as stop:
-        run_as_command(output.commit)
+        run_as_command(lambda: write_files(out, {"a.txt": lambda path: open(path, "w").close(),
+                                                 "b.png": full_disk}))
     assert stop.value.code == 1
     assert capsys.readouterr().err == (f"train_batch.py: error: {out / 'b.png'}: "
                                        f"{os.strerror(errno.ENOSPC)}\n")
