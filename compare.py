@@ -71,14 +71,15 @@ def train_both(X, Y, args):
     }
 
 
-def divergence_reports(X, histories, args):
+def divergence_reports(X, Y, histories, args):
     """{name: the line saying where it diverged} of each run that did."""
     reports = {}
     for name, (knob, batch_size) in RUNS.items():
         updates_per_epoch = 1 if batch_size is None else -(-len(X) // batch_size)
         reports[name] = divergence_report(histories[name], updates_per_epoch,
                                           getattr(args, knob), stability_bound(X, batch_size),
-                                          bound_rule(batch_size or len(X), len(X)))
+                                          bound_rule(batch_size or len(X), len(X)),
+                                          final_loss(X, Y, histories[name]))
     return {name: report for name, report in reports.items() if report is not None}
 
 
@@ -133,7 +134,7 @@ def main(argv=None):
 
     print_header(X, source, args)
     histories = train_both(X.to(args.device), Y.to(args.device), args)
-    diverged = divergence_reports(X, histories, args)
+    diverged = divergence_reports(X, Y, histories, args)
     if not diverged:
         for row in result_table(X, Y, histories):
             print(row)

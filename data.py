@@ -68,16 +68,7 @@ def read_csv(path, max_rows=MAX_SIZE):
     /proc's files do, is refused at the limit. The values go straight into float32 arrays.
     """
     try:
-        # O_NONBLOCK: opening a pipe does not wait for a writer (POSIX; Windows has none).
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                             | getattr(os, "O_BINARY", 0))
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_BYTES:
-            os.close(descriptor)
-            if not stat.S_ISREG(status.st_mode):
-                raise ValueError("not a plain file (a folder, a device or a pipe)")
-            raise ValueError(f"{status.st_size:,} bytes; the limit is {MAX_BYTES:,}")
-        with open(descriptor, "rb", buffering=0) as raw:
+        with open_plain(path, MAX_BYTES) as raw:
             count_lines(Bounded(raw), max_rows + 1)  # by the byte: a long file goes at once
             raw.seek(0)
             # utf-8-sig: a "CSV UTF-8" file saved by a spreadsheet starts with a byte-order mark.
@@ -94,6 +85,23 @@ def read_csv(path, max_rows=MAX_SIZE):
     if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
         raise ValueError("a value is too large for float32")
     return X, Y
+
+
+def open_plain(path, max_bytes):
+    """The file `path` opened once, unbuffered, for reading bytes, and checked as opened:
+    a plain file of at most max_bytes. Checking the open file, not its name, leaves no gap
+    in which the name could be swapped for a pipe that makes the reader wait. Raises
+    ValueError with a one-line reason, or OSError where it cannot be opened."""
+    # O_NONBLOCK: opening a pipe does not wait for a writer (POSIX; Windows has none).
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0))
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_size > max_bytes:
+        os.close(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError("not a plain file (a folder, a device or a pipe)")
+        raise ValueError(f"{status.st_size:,} bytes; the limit is {max_bytes:,}")
+    return open(descriptor, "rb", buffering=0)
 
 
 class Bounded(io.RawIOBase):

@@ -27,7 +27,15 @@ import torch.distributed as dist
 
 from descent import divergence_report, exit_on, print_summary
 from lines import bound_rule, bound_warning, count, epoch_line
-from model import History, criterion, forward, largest_distance, least_squares, stability_bound
+from model import (
+    History,
+    criterion,
+    final_loss,
+    forward,
+    largest_distance,
+    least_squares,
+    stability_bound,
+)
 
 TEST_ARGS = ["--workers", "2", "--epochs", "3"]
 
@@ -351,7 +359,7 @@ def main(argv=None):
     if history is None:  # another rank than 0, under torchrun: rank 0 prints and draws
         return
     history.step_losses = history.epoch_losses  # what the divergence check reads
-    diverged = divergence_report(history, 1, args.lr, bound, rule)
+    diverged = divergence_report(history, 1, args.lr, bound, rule, final_loss(X, Y, history))
     reference = single_process_path(X, Y, args, batch_size)
     if diverged is None:  # a diverged run's figure shows its climb; its one line ends it
         print_summary(X, Y, history)

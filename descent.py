@@ -168,20 +168,26 @@ def has_diverged(loss, start_loss):
     return not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(start_loss, 1e-12)
 
 
-def divergence_report(history, updates_per_epoch, lr, bound, rule):
+def divergence_report(history, updates_per_epoch, lr, bound, rule, end_loss=None):
     """None if the run stayed bounded; otherwise one line: where it diverged and why.
 
     `bound` is the stability bound of the method and batch size that ran, and `rule` says
     whose it is, e.g. "plain descent on batches of 1". A method with no fixed bound (the
-    adaptive ones) passes bound=None.
+    adaptive ones) passes bound=None. `end_loss`, the full-data loss where the run ended
+    (model.final_loss), catches a run whose last update blew up: the history's losses
+    are each taken before an update.
     """
     start = history.epoch_losses[0]
-    update, loss = next(((update, loss) for update, loss in enumerate(history.step_losses, 1)
+    losses = history.step_losses + ([] if end_loss is None else [end_loss])
+    update, loss = next(((update, loss) for update, loss in enumerate(losses, 1)
                          if has_diverged(loss, start)), (None, None))
     if update is None:
         return None
-    epoch = -(-update // updates_per_epoch)
-    where = f"epoch {epoch}" if updates_per_epoch == 1 else f"epoch {epoch}, step {update}"
+    updates = len(history.step_losses)
+    epoch = -(-min(update, updates) // updates_per_epoch)
+    where = f"epoch {epoch}" if update <= updates else f"the end of epoch {epoch}"
+    if updates_per_epoch > 1:
+        where += f", step {update}" if update <= updates else f", after step {updates}"
     return divergence_line(where, loss, lr, bound, rule)
 
 

@@ -246,15 +246,18 @@ def run_rungs(X, Y, args, batch_size, bound, rule):
     reference = rung2_tutorial(X, Y, args.lr, orders, batch_size, -10.0, -20.0)
     losses = full_loss_along(X, Y, reference).tolist()
     per_epoch = -(-n // batch_size)
-    diverged = divergence_report(History([losses[0]], losses[1:], reference), per_epoch,
-                                 args.lr, bound, rule)
+    # The loss before every update, as descent.train records it, and where the run ended.
+    diverged = divergence_report(History([losses[0]], losses[:-1], reference), per_epoch,
+                                 args.lr, bound, rule, losses[-1])
     if diverged is not None:
         epochs = -(-next(k for k, loss in enumerate(losses) if has_diverged(loss, losses[0]))
                    // per_epoch)
         orders, reference = orders[:epochs], reference[:epochs * per_epoch + 1]
-    paths = {name: reference if rung is rung2_tutorial else
-             run_rung(rung, X, Y, args.lr, orders, batch_size, shuffle, args.order_seed)
-             for name, rung in RUNGS.items()}
+    # NumPy warns where float32 overflows; torch, and the divergence line, say it once.
+    with np.errstate(over="ignore", invalid="ignore"):
+        paths = {name: reference if rung is rung2_tutorial else
+                 run_rung(rung, X, Y, args.lr, orders, batch_size, shuffle, args.order_seed)
+                 for name, rung in RUNGS.items()}
     return paths, reference, diverged
 
 

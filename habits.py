@@ -12,13 +12,24 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 
 # isort: split
 import io
-import os
+import reprlib
+import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from model import criterion, forward, largest_distance, least_squares
+from descent import divergence_report, exit_on
+from lines import bound_warning
+from model import (
+    History,
+    criterion,
+    final_loss,
+    forward,
+    largest_distance,
+    least_squares,
+    stability_bound,
+)
 
 # The command line's knobs and their defaults, each declared in OPTIONS below or in the
 # options the training scripts share (plumbing/options.py); the data's options from data.py.
@@ -34,9 +45,10 @@ OPTIONS = {
     "resume": (str, None, "resume habit 3 from this checkpoint (one an earlier run wrote)",
                {"metavar": "FILE"}),
 }
-# A checkpoint of two numbers and their velocity is about 1.5 KB: a larger file is none of
-# ours, and is refused before it is read.
+# A checkpoint of two numbers and their velocity is about 2.5 KB: a file larger than this,
+# or one that would inflate to more, is none of ours, and is refused before it is read.
 MAX_CHECKPOINT_BYTES = 1 << 20
+MAX_EPOCH = 100_000  # --epochs' largest value (plumbing/options.py)
 
 
 class LinearRegression(nn.Module):
@@ -89,35 +101,104 @@ def checkpoint(model, optimizer, epoch, settings):
 def resume(saved, settings, optimizer_state=True):
     """(model, optimizer, epochs done): a fresh model and optimizer with a checkpoint's
     state loaded (the optimizer's only if optimizer_state). Raises ValueError with a
-    one-line reason for bytes that are not such a checkpoint, or one of other settings."""
-    try:
-        state = torch.load(io.BytesIO(saved), weights_only=True)  # tensors and plain data only
-    except Exception as error:  # a damaged file fails in many ways: one line for them all
-        raise ValueError("not a file torch.save wrote, or a damaged one (torch.load: "
-                         f"{type(error).__name__})") from None
+    one-line reason for bytes that are not a checkpoint this script writes with these
+    settings: every key, type, tensor dtype, shape and device, and the optimizer's param
+    groups, as it writes them; every number finite."""
+    state = load(saved)
     if not isinstance(state, dict) or set(state) != {"model", "optimizer", "epoch", "settings"}:
         raise ValueError("not a checkpoint of habits.py (it holds no model, optimizer, "
                          "epoch and settings)")
-    if state["settings"] != settings:
-        ours = state["settings"] if isinstance(state["settings"], dict) else {}
-        differ = [f"{name} {ours.get(name)!r}, not {value!r}" for name, value in settings.items()
-                  if ours.get(name) != value]
-        raise ValueError("written by a run of other settings: " + "; ".join(differ))
-    if type(state["epoch"]) is not int or state["epoch"] < 1:  # (True is an int too)
-        raise ValueError(f"its epoch, {state['epoch']!r}, is not a whole number of at least 1")
-    model = LinearRegression()
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr"],
-                                momentum=settings["momentum"])
+    theirs = state["settings"] if isinstance(state["settings"], dict) else {}
+    differ = [f"{name} {shown(theirs.get(name))}, not {value!r}"
+              for name, value in settings.items() if not same(theirs.get(name), value)]
+    if differ or len(theirs) != len(settings):
+        raise ValueError("written by a run of other settings: "
+                         + ("; ".join(differ) or f"more than {', '.join(settings)}"))
+    epoch = state["epoch"]
+    if type(epoch) is not int or not 1 <= epoch <= MAX_EPOCH:  # (True is an int too)
+        raise ValueError(f"its epoch, {shown(epoch)}, is not a whole number from 1 to "
+                         f"{MAX_EPOCH:,}")
+    expected = written_state(settings)
+    for part in ("model", "optimizer"):
+        reason = mismatch(state[part], expected[part], part)
+        if reason is not None:
+            raise ValueError(reason)
+    model, optimizer = fresh(settings)
+    model.load_state_dict(state["model"])
+    if optimizer_state:
+        optimizer.load_state_dict(state["optimizer"])
+    return model, optimizer, epoch
+
+
+def load(saved):
+    """What torch.load reads from the bytes `saved`: tensors and plain data only, and only
+    once the archive's directory shows it inflates to at most MAX_CHECKPOINT_BYTES."""
+    try:  # a torch.save file is a zip archive: its directory lists each member's size
+        with zipfile.ZipFile(io.BytesIO(saved)) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+    except Exception as error:  # a damaged file fails in many ways: one line for them all
+        raise ValueError("not a file torch.save wrote, or a damaged one (zipfile: "
+                         f"{type(error).__name__})") from None
+    if inflated > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"its archive inflates to {inflated:,} bytes, more than a "
+                         f"checkpoint's {MAX_CHECKPOINT_BYTES:,}")
     try:
-        model.load_state_dict(state["model"])
-        if optimizer_state:
-            optimizer.load_state_dict(state["optimizer"])
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError):
-        raise ValueError("its model or optimizer does not fit this one: w and b, one number "
-                         "each, and torch.optim.SGD's state for them") from None
-    if not all(torch.isfinite(value).all() for value in model.state_dict().values()):
-        raise ValueError("its w or b is not a finite number")
-    return model, optimizer, state["epoch"]
+        return torch.load(io.BytesIO(saved), weights_only=True)  # no code to run
+    except Exception as error:
+        raise ValueError("not a file torch.save wrote, or a damaged one (torch.load: "
+                         f"{type(error).__name__})") from None
+
+
+def written_state(settings):
+    """The model's and optimizer's state_dicts as a checkpoint of `settings` holds them, in
+    keys, types and shapes: the optimizer's after one step (on zero gradients), as
+    torch.optim.SGD keeps it once it has stepped."""
+    model, optimizer = fresh(settings)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+
+
+def same(value, expected):
+    """Equal and of the same type: 1 is not 1.0, and a tensor is never a number."""
+    return type(value) is type(expected) and value == expected
+
+
+def shown(value):
+    """A value in a one-line message: at most about 30 characters of it (reprlib)."""
+    try:
+        return reprlib.repr(value)
+    except ValueError:  # a whole number past the 4,300 digits Python writes out
+        return f"a {type(value).__name__} too long to show"
+
+
+def mismatch(value, expected, where):
+    """None where `value` is shaped as `expected` (a state_dict, and everything in it): the
+    same keys, lengths and plain values, and tensors of the same dtype, layout, shape and
+    device, every number finite. Otherwise a one-line reason, naming `where` in it."""
+    if isinstance(expected, torch.Tensor):
+        def kind(tensor):
+            layout = "" if tensor.layout == torch.strided else f" {tensor.layout}"
+            return (f"a {tensor.dtype}{layout} tensor of shape {tuple(tensor.shape)} on "
+                    f"{tensor.device}")
+
+        if type(value) is not torch.Tensor:
+            return f"its {where} is a {type(value).__name__}, not {kind(expected)}"
+        if kind(value) != kind(expected):  # looked at before any of its numbers is read
+            return f"its {where} is {kind(value)}, not {kind(expected)}"
+        return None if torch.isfinite(value).all() else f"its {where} is not a finite number"
+    if isinstance(expected, dict | list):
+        mapping = isinstance(expected, dict)  # (a state_dict is an OrderedDict: any dict will do)
+        keys = list(expected) if mapping else range(len(expected))
+        if not isinstance(value, dict if mapping else list) or len(value) != len(expected) or \
+                mapping and set(value) != set(expected):
+            held = ", ".join(map(str, keys)) if mapping else f"a list of {len(expected)}"
+            return f"its {where} does not hold what this script writes there ({held})"
+        return next((reason for key in keys
+                     if (reason := mismatch(value[key], expected[key], f"{where}.{key}"))),
+                    None)
+    return None if same(value, expected) else f"its {where} is {shown(value)}, not {expected!r}"
 
 
 def stop_epoch(args):
@@ -139,16 +220,18 @@ def check_settings(parser, args):
                      "checkpoint's epoch")
 
 
-def read_checkpoint(parser, path):
-    """The bytes of the file `path`, refused in one line where it is no file or larger than
-    a checkpoint: bounded before it is read."""
-    if not os.path.isfile(path):
-        parser.error(f"--resume {path}: {'not a file' if os.path.exists(path) else 'no such file'}")
-    if os.path.getsize(path) > MAX_CHECKPOINT_BYTES:
-        parser.error(f"--resume {path}: {os.path.getsize(path):,} bytes, more than a "
-                     f"checkpoint's {MAX_CHECKPOINT_BYTES:,}")
-    with open(path, "rb") as handle:
-        return handle.read(MAX_CHECKPOINT_BYTES + 1)
+def read_checkpoint(parser, path, data):
+    """The bytes of the file `path`, refused in one line where it is no plain file or larger
+    than a checkpoint: opened once and checked as opened (data.open_plain), and read no
+    further than the limit."""
+    try:
+        with io.BufferedReader(data.open_plain(path, MAX_CHECKPOINT_BYTES)) as handle:
+            saved = handle.read(MAX_CHECKPOINT_BYTES + 1)
+    except (OSError, ValueError) as error:
+        parser.error(f"--resume {path}: {getattr(error, 'strerror', None) or error}")
+    if len(saved) > MAX_CHECKPOINT_BYTES:  # it grew after it was opened
+        parser.error(f"--resume {path}: more than a checkpoint's {MAX_CHECKPOINT_BYTES:,} bytes")
+    return saved
 
 
 def check_run(parser, args, n, saved, settings):
@@ -176,10 +259,30 @@ def fresh(settings):
                                   momentum=settings["momentum"])
 
 
+def bound_of(X, momentum):
+    """(stability bound, whose) of torch.optim.SGD's batch descent on X: plain descent's,
+    or heavy ball's with momentum (optimizers.py derives both)."""
+    import optimizers
+
+    method = "gd" if momentum == 0 else "momentum"
+    return (optimizers.stability_edge(method, stability_bound(X), momentum),
+            optimizers.describe(method, {"momentum": momentum}, len(X), len(X)))
+
+
+def diverged(X, Y, path, losses, settings):
+    """None for a run that stayed bounded, or the line saying where it diverged: `path` and
+    `losses` are train's, of a run of `settings` on X, Y."""
+    history = History(losses, losses, [(settings["w0"], settings["b0"]), *path])
+    return divergence_report(history, 1, settings["lr"], *bound_of(X, settings["momentum"]),
+                             final_loss(X, Y, history))
+
+
 def habit_class(X, Y, settings, epochs):
     """The model as a class, against the hand-written loop of the same descent. Prints how
-    far apart they end; returns the class's path."""
-    path, _, _ = train(*fresh(settings), X, Y, epochs)
+    far apart they end; returns the class's path, and the line saying where it diverged or
+    None (a run that diverged prints nothing of its end)."""
+    path, losses, _ = train(*fresh(settings), X, Y, epochs)
+    report = diverged(X, Y, path, losses, settings)
     lr, momentum, w0, b0 = (settings[name] for name in ("lr", "momentum", "w0", "b0"))
     if momentum == 0:
         from train_batch import train_batch
@@ -194,28 +297,32 @@ def habit_class(X, Y, settings, epochs):
                                   {"lr": lr, "momentum": momentum}, epochs, w0=w0, b0=b0)
         whose = "heavy ball by hand's (optimizers.py --method momentum)"
     print(f"\n1. the model as a class, LinearRegression(nn.Module), {epochs} epochs:")
-    print(f"final: w={path[-1][0]:+.6f} b={path[-1][1]:+.6f}; largest distance from {whose} "
-          f"path: {largest_distance([(w0, b0), *path], reference.path):.1e}")
-    return path
+    if report is None:
+        print(f"final: w={path[-1][0]:+.6f} b={path[-1][1]:+.6f}; largest distance from "
+              f"{whose} path: {largest_distance([(w0, b0), *path], reference.path):.1e}")
+    return path, report
 
 
 def habit_validation(X, Y, settings, args):
     """A validation split, its loss looked at every epoch, and least squares on each part.
-    Prints them; returns the validation figure's numbers (plots.habits.plot_validation)."""
+    Prints them; returns the validation figure's numbers (plots.habits.plot_validation),
+    and the line saying where the run diverged, or None."""
     n = len(X)
     training, validation = split(n, args.val_fraction, args.split_seed)
     held_out = len(validation)
     print(f"\n2. a validation split: {held_out} of the {n} samples held out (split seed "
           f"{args.split_seed}), training on the other {n - held_out}:")
-    _, losses, val_losses = train(*fresh(settings), X[training], Y[training], args.epochs,
-                                  X[validation], Y[validation])
+    path, losses, val_losses = train(*fresh(settings), X[training], Y[training], args.epochs,
+                                     X[validation], Y[validation])
     for epoch, (loss, val_loss) in enumerate(zip(losses, val_losses, strict=True), start=1):
         print(f"epoch {epoch:3d}: training loss={loss:.6f} validation loss={val_loss:.6f}")
     ls_w, ls_b, floor = least_squares(X[training], Y[training])
     beyond = criterion(forward(X[validation], ls_w, ls_b), Y[validation]).item()
     print(f"least squares of the training samples: w={ls_w:+.6f} b={ls_b:+.6f}, training "
           f"loss={floor:.6f} validation loss={beyond:.6f}")
-    return losses, val_losses, floor, beyond, f"{n - held_out} training, {held_out} held out"
+    label = f"{n - held_out} training, {held_out} held out"
+    return (losses, val_losses, floor, beyond, label), diverged(X[training], Y[training], path,
+                                                                losses, settings)
 
 
 def habit_checkpoint(X, Y, settings, args, saved, uninterrupted):
@@ -259,7 +366,7 @@ def main(argv=None):
     options.add_data_args(parser, data)
     args, out_dir = options.parse(parser, argv)
     check_settings(parser, args)
-    saved = None if args.resume is None else read_checkpoint(parser, args.resume)
+    saved = None if args.resume is None else read_checkpoint(parser, args.resume, data)
     X, Y, source = data.load_data(parser, args)
     settings = {"lr": args.lr, "momentum": args.momentum, "w0": args.w0, "b0": args.b0,
                 "data": source}
@@ -269,14 +376,20 @@ def main(argv=None):
     print(f"data: {source}")
     print(f"torch.optim.SGD(lr={args.lr:g}, momentum={args.momentum:g}), one step an epoch on "
           f"all the samples, from w={args.w0:g} b={args.b0:g}")
-    path = habit_class(X, Y, settings, args.epochs)
-    validation = habit_validation(X, Y, settings, args)
-    written = habit_checkpoint(X, Y, settings, args, saved, path)
+    bound, rule = bound_of(X, args.momentum)
+    if args.lr >= bound:
+        print(bound_warning("lr", args.lr, bound, rule), flush=True)
+    path, report = habit_class(X, Y, settings, args.epochs)
+    validation, validation_report = habit_validation(X, Y, settings, args)
+    report = report or validation_report
+    # A run that diverged writes no checkpoint: none that a later run would resume.
+    written = {} if report else habit_checkpoint(X, Y, settings, args, saved, path)
 
     from plots import habits as drawing  # only now: matplotlib's backend has been chosen
 
     figures = {"habits_validation.png": drawing.plot_validation(*validation)}
-    output.save_figures(out_dir, figures, files=written)
+    output.save_figures(out_dir, figures, files=written)  # a diverged run's too: its climb
+    exit_on(parser, report)
     output.show_figures(figures, args.show)
 
 

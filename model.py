@@ -56,8 +56,10 @@ def averaged_point(history, updates_per_epoch, from_epoch):
 
 
 def largest_distance(path, reference):
-    """The largest distance between two paths' (w, b), update by update."""
-    return float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
+    """The largest distance between two paths' (w, b), update by update: inf or nan, quietly,
+    where a path diverged."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.max(np.hypot(*(np.asarray(path) - np.asarray(reference)).T)))
 
 
 def least_squares(X, Y):

@@ -24,6 +24,7 @@ from descent import divergence_report, exit_on, print_summary, train
 from lines import bound_warning, count, least_squares_line, short
 from model import (
     criterion,
+    final_loss,
     forward,
     hessian_eigenvalues,
     least_squares,
@@ -196,14 +197,16 @@ def predicted_rate(method, lr, curvatures, beta=0.0):
                for lam in curvatures)
 
 
-def stability_edge(method, plain_bound, beta=0.0):
+def stability_edge(method, plain_bound, beta=0.0, weight_decay=0.0):
     """The largest stable step size of gd, momentum or nesterov, from plain descent's bound
-    2 / lam_max (on full batches; on mini-batches, the worst batch's). None for the
-    adaptive methods: their step changes as they run, so no fixed step is the edge.
+    2 / lam_max (on full batches; on mini-batches, the worst batch's); and AdamW's, from its
+    decay. None for the other adaptive methods: their step changes as they run, so no
+    fixed step is the edge.
 
     From the iteration above, with a = lr * lam: heavy ball is stable while a < 2 + 2 beta;
     PyTorch's Nesterov puts lr * (1 + beta) on the newest gradient, and is stable while
-    a < (2 + 2 beta) / (1 + 2 beta).
+    a < (2 + 2 beta) / (1 + 2 beta). AdamW multiplies w and b by 1 - lr * weight_decay each
+    step, whatever the gradient: below -1 that factor grows them, so lr < 2 / weight_decay.
     """
     if method == "gd":
         return plain_bound
@@ -211,6 +214,8 @@ def stability_edge(method, plain_bound, beta=0.0):
         return plain_bound * (1 + beta)
     if method == "nesterov":
         return plain_bound * (1 + beta) / (1 + 2 * beta)
+    if method == "adamw" and weight_decay > 0:
+        return 2 / weight_decay
     return None
 
 
@@ -318,12 +323,16 @@ def describe(method, hyperparams, batch_size, n):
     beta = hyperparams.get("momentum", 0.0)
     if method in ("momentum", "nesterov"):
         name += f" with momentum {beta:g}"
+    decay = hyperparams.get("weight_decay", 0.0) if method == "adamw" else 0.0
+    if decay > 0:
+        name += f" with weight decay {decay:g}"
     if batch_size >= n:
         name += f" on all {n} samples"
     else:
         name += f" on the worst batch of {count(batch_size, 'sample')}"
     edge = {"momentum": f"(2 + 2*{beta:g}) / lmax",
-            "nesterov": f"(2 + 2*{beta:g}) / ((1 + 2*{beta:g}) * lmax)"}.get(method)
+            "nesterov": f"(2 + 2*{beta:g}) / ((1 + 2*{beta:g}) * lmax)",
+            "adamw": "2 / weight_decay" if decay > 0 else None}.get(method)
     return name if edge is None else f"{name}, {edge}"
 
 
@@ -385,7 +394,8 @@ def run_methods(X, Y, chosen, args, batch_size):
     runs, diverged = {}, {}
     for method, hyperparams in chosen.items():
         edge = stability_edge(method, stability_bound(X, batch_size),
-                              hyperparams.get("momentum", 0.0))
+                              hyperparams.get("momentum", 0.0),
+                              hyperparams.get("weight_decay", 0.0))
         rule = describe(method, hyperparams, batch_size, n)
         if edge is not None and hyperparams["lr"] >= edge:
             print(bound_warning(f"{method} lr", hyperparams["lr"], edge, rule), flush=True)
@@ -395,7 +405,8 @@ def run_methods(X, Y, chosen, args, batch_size):
         if not alone:  # say how to give a method a step of its own
             rule += f" (give {method} its own step with --method {method} --lr, or try " \
                     "--standardise)"
-        report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule)
+        report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule,
+                                   final_loss(X, Y, history))
         if report is not None:
             diverged[method] = report if alone else f"{method}: {report}"
         runs[method] = (hyperparams, history, rates_of(method, hyperparams, history,
@@ -454,8 +465,6 @@ def rates_of(method, hyperparams, history, curvatures, least_squares_point, full
 
 def print_table(X, Y, runs, least_squares_point):
     """One row a method, each column as wide as its widest entry; the settings last."""
-    from model import final_loss
-
     rows = [["method", "updates", "w", "b", "loss", "distance", "predicted", "measured",
              "settings"]]
     for method, (hyperparams, history, (predicted, measured)) in runs.items():

@@ -34,6 +34,7 @@ with app.setup:
     from descent import divergence_report, print_summary, train
     from lines import bound_warning, short
     from model import (
+        final_loss,
         full_loss_along,
         hessian_eigenvalues,
         largest_distance,
@@ -69,9 +70,11 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
                     batch_size, shuffle=sampling == "reshuffled", seed=seed, w0=w0, b0=b0,
                     schedule=steps, replacement=replacement)
     edge = optimizers.stability_edge(method, stability_bound(X, batch_size),
-                                     hyperparams.get("momentum", 0.0))
+                                     hyperparams.get("momentum", 0.0),
+                                     hyperparams.get("weight_decay", 0.0))
     rule = optimizers.describe(method, hyperparams, batch_size, n)
-    report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule)
+    report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule,
+                               final_loss(X, Y, history))
     printed = io.StringIO()
     if report is None:
         with contextlib.redirect_stdout(printed):

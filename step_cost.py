@@ -17,7 +17,8 @@ import time
 
 import torch
 
-from model import criterion, forward, largest_distance
+from descent import divergence_report, exit_on
+from model import criterion, final_loss, forward, largest_distance, stability_bound
 
 START = (-10.0, -20.0)  # the tutorial's (w, b)
 SIZES = [1_000, 10_000, 100_000, 1_000_000, 10_000_000]
@@ -263,6 +264,8 @@ def operations_of_a_step(X, Y, lr):
 
 
 def run(args, sizes, out_dir, data, output):
+    """Time, check and draw every rung at every n; returns the line saying where the
+    tutorial's own run diverged (descent.divergence_report), or None."""
     from train_batch import train_batch
 
     sync = synchronize(args.device)
@@ -293,15 +296,17 @@ def run(args, sizes, out_dir, data, output):
     print(f"\ntime of one step, median of {args.repeats}, the rungs taking turns:")
     print(f"{'n':>12}  {'rung':38} {'per step':>10} {'spread':>26} {'reads':>9} "
           f"{'GB/s':>6} {'x limit':>8}")
-    rows, distances, skipped = [], {}, []
+    rows, distances, skipped, diverged = [], {}, [], None
     for n in sizes:
         try:
             X, Y = (part.to(args.device) for part in data.make_data(n=n))
             timings = time_rungs(X, Y, args.lr, rungs, args.repeats, sync)
             # Every rung's path, 10 steps, against the tutorial's own function.
-            reference = train_batch(X, Y, args.lr, 10, *START, verbose=False).path
+            reference = train_batch(X, Y, args.lr, 10, *START, verbose=False)
+            diverged = diverged or divergence_report(reference, 1, args.lr, stability_bound(X),
+                                                     "batch descent", final_loss(X, Y, reference))
             for rung, make in rungs.items():
-                gap = largest_distance(path_of(make, X, Y, args.lr, 10), reference)
+                gap = largest_distance(path_of(make, X, Y, args.lr, 10), reference.path)
                 distances[rung] = max(distances.get(rung, 0.0), gap)
         except (RuntimeError, MemoryError) as error:  # out of memory, at --large
             if n < LARGE:
@@ -319,10 +324,11 @@ def run(args, sizes, out_dir, data, output):
             print(format_row(row))
     for line in skipped:
         print(line)
-    print("\nlargest distance of each rung's path from train_batch's, 10 steps at every n "
-          "(float32 rounding is about 1e-6):")
-    for rung, gap in distances.items():
-        print(f"  {rung:38} {gap:.1e}")
+    if diverged is None:  # a diverged run's paths are far from anything: its line says so
+        print("\nlargest distance of each rung's path from train_batch's, 10 steps at every n "
+              "(float32 rounding is about 1e-6):")
+        for rung, gap in distances.items():
+            print(f"  {rung:38} {gap:.1e}")
 
     print("\nwhere the tutorial's step spends its time (each part timed, its median over the "
           "steps):")
@@ -345,7 +351,9 @@ def run(args, sizes, out_dir, data, output):
 
     figures = {"step_cost.png": drawing.plot_costs(rows, rate, where)}
     output.save_figures(out_dir, figures)
-    output.show_figures(figures, args.show)
+    if diverged is None:
+        output.show_figures(figures, args.show)
+    return diverged
 
 
 def format_row(row):
@@ -386,7 +394,7 @@ def main(argv=None):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
-        run(args, sizes, out_dir, data, output)
+        exit_on(parser, run(args, sizes, out_dir, data, output))
     finally:
         torch.set_num_threads(threads)
 

@@ -76,7 +76,8 @@ def main(argv=None):
         print(f"device: {args.device} ({torch.cuda.get_device_name()})")
     history = train_batch(X.to(args.device), Y.to(args.device), args.lr, args.epochs, args.w0,
                           args.b0)
-    diverged = divergence_report(history, 1, args.lr, bound, "batch descent")
+    diverged = divergence_report(history, 1, args.lr, bound, "batch descent",
+                                  final_loss(X, Y, history))
 
     from plots import tutorial  # only now: matplotlib's backend has been chosen
 

@@ -182,7 +182,8 @@ def main(argv=None):
                         print_steps=args.print_steps, step_sizes=step_sizes,
                         replacement=args.sampling == "replacement")
     updates_per_epoch = -(-n // batch_size)
-    diverged = divergence_report(history, updates_per_epoch, args.lr, bound, rule)
+    diverged = divergence_report(history, updates_per_epoch, args.lr, bound, rule,
+                                  final_loss(X, Y, history))
     if diverged is None:
         print_summary(X, Y, history, args.average_from, updates_per_epoch)
     figures = figures_of(X, Y, history, args, batch_size, diverged)

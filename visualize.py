@@ -199,7 +199,7 @@ def train_runs(X, Y, runs, epochs, seed):
             run.history = train_sgd(X, Y, run.lr, epochs, W0, B0, run.batch_size, seed=seed,
                                     verbose=False)
         report = divergence_report(run.history, -(-len(X) // run.batch_size), run.lr,
-                                   run.bound, run.rule)
+                                   run.bound, run.rule, final_loss(X, Y, run.history))
         if report is not None:
             diverged[run.label] = f"{run.name}: {report}"
         else:

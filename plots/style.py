@@ -112,7 +112,8 @@ def draw_distances(axes, paths, reference, styles=None, rounding=ROUNDING,
     floor = ROUNDING / 100
     largest = 0.0
     for name, path in paths.items():
-        gap = np.hypot(*(np.asarray(path) - np.asarray(reference)).T)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged path's: inf, nan
+            gap = np.hypot(*(np.asarray(path) - np.asarray(reference)).T)
         largest = max(largest, float(gap.max()))
         axes.plot(np.arange(len(gap)), np.maximum(gap, floor), label=name,
                   **(styles or {}).get(name, {}))

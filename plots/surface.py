@@ -197,7 +197,8 @@ def animate_fit(X, Y, paths, updates_per_epoch, styles=None):
         epoch, done = frames[frame]
         for axes, line, label, updates in zip(panels, lines, labels, done, strict=True):
             w, b = paths[label][updates]
-            line.set_ydata(w * ends + b)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's: inf, nan
+                line.set_ydata(w * ends + b)
             axes.set_title(f"{label}\n{updates} update{'' if updates == 1 else 's'}: "
                            f"loss={losses[label][updates]:.3f}", fontsize=10)
         title.set_text(f"Fitting y = w*x + b to the data, epoch {epoch:.2f}")

@@ -103,7 +103,7 @@ def test_the_randperm_order_with_rungs_in_order_is_refused(tmp_path, capsys):
 def test_a_step_size_that_diverges_is_drawn_then_ends_the_run_in_one_line(tmp_path, capsys):
     status, out, err = run_main(ladder, capsys, "--lr", "0.1", "--out", tmp_path)
     assert status == 1 and "warning: lr=0.1 is at or above the stability bound" in out
-    assert shows_line("...: error: diverged at epoch 1, step 78: loss 8.2e+08; step size 0.1 "
+    assert shows_line("...: error: diverged at epoch 1, step 79: loss 8.2e+08; step size 0.1 "
                       "is at or above the stability bound 0.0385 of plain descent on single "
                       "samples; try a step size below 0.0385", err) and err.count("\n") == 1
     assert "cost per update" not in out and "final w=" not in out  # no table, no timing

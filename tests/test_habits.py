@@ -4,6 +4,9 @@ ends on the bits of the run that never stopped; bad checkpoints are refused in o
 
 import contextlib
 import io
+import os
+import threading
+import zipfile
 
 import pytest
 import torch
@@ -87,35 +90,126 @@ def test_a_run_resumed_from_its_checkpoint_ends_on_the_same_bits(data, momentum)
     assert (without == uninterrupted[7:]) == (momentum == 0)
 
 
-def checkpoint_file(tmp_path, **changes):
-    model, optimizer = fresh(0.1, 0.9)
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 5,
-             "settings": SETTINGS}
-    state.update(changes)
-    path = tmp_path / "made.pt"
-    torch.save(state, path)
-    return path.read_bytes()
+def made(change=None, momentum=0.9):
+    """The bytes of a checkpoint as the script writes it (3 epochs of momentum on the
+    tutorial's data), `change` (a function of its state) applied first."""
+    from data import make_data
 
-
-def test_a_checkpoint_that_does_not_fit_is_refused_with_its_reason(tmp_path):
-    cases = [
-        (b"", "not a file torch.save wrote, or a damaged one"),
-        (b"PK\x03\x04 not really a zip", "not a file torch.save wrote, or a damaged one"),
-        (checkpoint_file(tmp_path, epoch="5"), "its epoch, '5', is not a whole number"),
-        (checkpoint_file(tmp_path, epoch=True), "its epoch, True, is not a whole number"),
-        (checkpoint_file(tmp_path, model={"w": torch.zeros(3), "b": torch.zeros(())}),
-         "its model or optimizer does not fit"),
-        (checkpoint_file(tmp_path, model={"w": torch.tensor(float("nan")),
-                                          "b": torch.zeros(())}), "w or b is not a finite"),
-        (checkpoint_file(tmp_path, settings={**SETTINGS, "lr": 0.05}),
-         "written by a run of other settings: lr 0.05, not 0.1"),
-    ]
+    settings = {**SETTINGS, "momentum": momentum}
+    model, optimizer = fresh(0.1, momentum)
+    habits.train(model, optimizer, *make_data(), 3)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3,
+             "settings": settings}
+    if change is not None:
+        change(state)
     buffer = io.BytesIO()
-    torch.save({"weights": torch.zeros(2)}, buffer)
-    cases.append((buffer.getvalue(), "not a checkpoint of habits.py"))
-    for saved, reason in cases:
-        with pytest.raises(ValueError, match=reason.replace("(", r"\(")):
-            habits.resume(saved, SETTINGS)
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def setting(*keys, value):
+    """A change to a checkpoint's state: the entry at state[keys[0]][keys[1]]... set."""
+    def change(state):
+        for key in keys[:-1]:
+            state = state[key]
+        state[keys[-1]] = value
+    return change
+
+
+def deflated(saved):
+    """The same archive with its members compressed, as a zip may hold them: it inflates to
+    the same bytes (torch.load reads it), from a far smaller file."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(saved)) as archive, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as packed:
+        for member in archive.infolist():
+            packed.writestr(member.filename, archive.read(member))
+    return out.getvalue()
+
+
+def big_w(state):
+    state["model"]["w"] = torch.zeros(2**19)  # 2 MiB of zeros: a few KB deflated
+
+
+BUFFER = ("optimizer", "state", 0, "momentum_buffer")
+LR = ("optimizer", "param_groups", 0, "lr")
+# (what is wrong, the checkpoint's bytes, the reason given)
+NOT_OURS = [
+    ("empty", lambda: b"", "not a file torch.save wrote, or a damaged one"),
+    ("no zip", lambda: b"PK\x03\x04 not really a zip",
+     "not a file torch.save wrote, or a damaged one"),
+    ("another script's", lambda: made(lambda state: state.pop("optimizer")),
+     "not a checkpoint of habits.py"),
+    ("epoch a string", lambda: made(setting("epoch", value="5")),
+     "its epoch, '5', is not a whole number from 1 to 100,000"),
+    ("epoch True", lambda: made(setting("epoch", value=True)), "its epoch, True, is not a whole"),
+    ("epoch past any run", lambda: made(setting("epoch", value=10**30)),
+     f"its epoch, {10**30}, is not a whole number from 1 to 100,000"),
+    ("other settings", lambda: made(setting("settings", "lr", value=0.05)),
+     "written by a run of other settings: lr 0.05, not 0.1"),
+    ("a tensor in the settings", lambda: made(setting("settings", "lr",
+                                                      value=torch.tensor([0.1, 0.1]))),
+     "written by a run of other settings: lr tensor([0.1000, 0.1000]), not 0.1"),
+    ("w of shape (3,)", lambda: made(setting("model", "w", value=torch.zeros(3))),
+     "its model.w is a torch.float32 tensor of shape (3,) on cpu, not a torch.float32 tensor "
+     "of shape () on cpu"),
+    ("w not finite", lambda: made(setting("model", "w", value=torch.tensor(float("nan")))),
+     "its model.w is not a finite number"),
+    ("b not finite", lambda: made(setting("model", "b", value=torch.tensor(float("-inf")))),
+     "its model.b is not a finite number"),
+    ("w int64", lambda: made(setting("model", "w", value=torch.tensor(3))),
+     "its model.w is a torch.int64 tensor"),
+    ("w bool", lambda: made(setting("model", "w", value=torch.tensor(True))),
+     "its model.w is a torch.bool tensor"),
+    ("w complex", lambda: made(setting("model", "w", value=torch.tensor(1 + 2j))),
+     "its model.w is a torch.complex64 tensor"),
+    ("w a number", lambda: made(setting("model", "w", value=1.0)),
+     "its model.w is a float, not a torch.float32 tensor"),
+    ("no b", lambda: made(lambda state: state["model"].pop("b")),
+     "its model does not hold what this script writes there (w, b)"),
+    ("momentum buffer nan", lambda: made(setting(*BUFFER, value=torch.tensor(float("nan")))),
+     "its optimizer.state.0.momentum_buffer is not a finite number"),
+    ("momentum buffer inf", lambda: made(setting(*BUFFER, value=torch.tensor(float("inf")))),
+     "its optimizer.state.0.momentum_buffer is not a finite number"),
+    ("momentum buffer of shape (3,)", lambda: made(setting(*BUFFER, value=torch.zeros(3))),
+     "its optimizer.state.0.momentum_buffer is a torch.float32 tensor of shape (3,)"),
+    ("momentum buffer a string", lambda: made(setting(*BUFFER, value="fast")),
+     "its optimizer.state.0.momentum_buffer is a str, not a torch.float32 tensor"),
+    ("lr 1e30 in the param group", lambda: made(setting(*LR, value=1e30)),
+     "its optimizer.param_groups.0.lr is 1e+30, not 0.1"),
+    ("lr a string", lambda: made(setting(*LR, value="0.1")),
+     "its optimizer.param_groups.0.lr is '0.1', not 0.1"),
+    ("a third parameter", lambda: made(setting("optimizer", "param_groups", 0, "params",
+                                               value=[0, 1, 2])),
+     "its optimizer.param_groups.0.params does not hold what this script writes there"),
+    ("w inflating to 2 MiB", lambda: deflated(made(big_w)),
+     "its archive inflates to 2,09"),
+]
+
+
+@pytest.mark.parametrize("make, reason", [case[1:] for case in NOT_OURS],
+                         ids=[case[0] for case in NOT_OURS])
+def test_a_checkpoint_not_as_this_script_writes_it_is_refused_with_its_reason(make, reason):
+    with pytest.raises(ValueError) as refused:
+        habits.resume(make(), SETTINGS)
+    assert reason in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_velocity_in_a_checkpoint_of_momentum_0_is_refused():
+    settings = {**SETTINGS, "momentum": 0.0}
+    assert habits.resume(made(momentum=0.0), settings)[2] == 3
+    velocity = setting("optimizer", "state", 0, value={"momentum_buffer": torch.ones(())})
+    with pytest.raises(ValueError, match="its optimizer.state does not hold what this script "
+                                         "writes there"):
+        habits.resume(made(velocity, momentum=0.0), settings)
+
+
+def test_a_checkpoint_as_the_script_writes_it_is_read_back_bit_for_bit():
+    model, optimizer, done = habits.resume(made(), SETTINGS)
+    again = torch.load(io.BytesIO(made()), weights_only=True)
+    assert done == 3 and torch.equal(model.w.detach(), again["model"]["w"])
+    assert optimizer.state_dict()["state"][1]["momentum_buffer"].item() == \
+        again["optimizer"]["state"][1]["momentum_buffer"].item()
 
 
 def test_the_script_writes_its_checkpoint_and_a_later_run_resumes_from_it(tmp_path, capsys):
@@ -146,9 +240,9 @@ def earlier(tmp_path_factory):
 
 
 @pytest.mark.parametrize("args, complaint", [
-    (["--resume", "{tmp}"], "--resume {tmp}: not a file"),
-    (["--resume", "{tmp}/none.pt"], "no such file"),
-    (["--resume", "{tmp}/big.pt"], "2,000,000 bytes, more than a checkpoint's 1,048,576"),
+    (["--resume", "{tmp}"], "--resume {tmp}: not a plain file (a folder, a device or a pipe)"),
+    (["--resume", "{tmp}/none.pt"], "--resume {tmp}/none.pt: No such file or directory"),
+    (["--resume", "{tmp}/big.pt"], "2,000,000 bytes; the limit is 1,048,576"),
     (["--resume", "{tmp}/junk.pt"], "not a file torch.save wrote, or a damaged one"),
     (["--resume", "{tmp}/run/habits_checkpoint.pt"],
      "written by a run of other settings: momentum 0.9, not 0.0"),
@@ -172,3 +266,40 @@ def test_bad_settings_and_checkpoints_are_refused_in_one_line_before_any_work(
     assert status == 2 and out == ""
     assert complaint.format(tmp=earlier) in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+@pytest.mark.parametrize("option", ["--resume", "--data"])
+def test_a_name_swapped_for_a_pipe_after_any_check_is_refused_not_waited_on(
+        tmp_path, capsys, monkeypatch, option):
+    """The file is checked as opened, not by its name first: here every check of the name
+    says "a plain file", as it did before the swap, and the pipe that is there when it is
+    opened must still be refused at once. A writer stands by so that a reader that opened
+    the pipe to wait on it (the old check-then-open) gets its empty end instead of waiting
+    for ever."""
+    pipe = tmp_path / "swapped"
+    os.mkfifo(pipe)
+    monkeypatch.setattr(os.path, "isfile", lambda path: True)
+    monkeypatch.setattr(os.path, "exists", lambda path: True)
+    monkeypatch.setattr(os.path, "getsize", lambda path: 0)
+    writer = threading.Thread(target=lambda: os.close(os.open(pipe, os.O_WRONLY)))
+    writer.start()
+    try:
+        status, out, err = run_main(habits, capsys, option, pipe, "--out", tmp_path / "out")
+    finally:  # a reader that opens without waiting releases the writer however it went
+        os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join()
+    assert status == 2 and out == ""
+    assert err.endswith(f": error: {option} {pipe}: not a plain file (a folder, a device or a "
+                        "pipe) (see --help)\n") and len(err.splitlines()) == 1
+
+
+def test_a_run_that_diverged_writes_no_checkpoint_a_later_run_would_resume(tmp_path, capsys):
+    """habits.py --lr 1 --epochs 100 checkpointed its NaN after epoch 50, then failed
+    reading it back: now it draws its figure, writes no checkpoint, and names the bound."""
+    status, out, err = run_main(habits, capsys, "--lr", "1", "--epochs", "100", "--out",
+                                tmp_path)
+    assert status == 1 and "Traceback" not in err and len(err.splitlines()) == 1
+    assert "diverged at epoch" in err and "stability bound 0.1200 of plain descent" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["habits_validation.png"]
+    assert "3. a checkpoint" not in out and "final:" not in out
