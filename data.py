@@ -24,6 +24,9 @@ MAX_SIZE = 10_000_000
 # A CSV file of one's own (--data) is refused past these, before its values are read.
 MAX_BYTES = 2**31  # 2 GiB: ten million rows of full-precision x, y and a few more columns
 MAX_LINE = 10_000  # characters in one line
+# The loss squares the errors and its gradient multiplies them by x: in float32 (largest
+# about 3.4e38) a value past 1e18 overflows them, at any step size, so it is refused.
+MAX_VALUE = 1e18
 # The data's command-line options: {name: (type, interval, help)} (plumbing/options.py).
 OPTIONS = {
     "n": (int, f"[2, {MAX_SIZE}]", "number of data points on [-5, 5)"),
@@ -62,10 +65,11 @@ def read_csv(path, max_rows=MAX_SIZE):
     Other columns are ignored. Raises ValueError, with a one-line reason, for a file that
     cannot be read, is not a plain file, is larger than the limits (MAX_BYTES, max_rows
     rows after the header, MAX_LINE characters a line), has no x or y column, holds a value
-    that is not a finite number, or has fewer than 2 rows. The file is opened once, and
-    what was opened is checked (a name swapped for a pipe meanwhile cannot make it wait);
-    the limits hold while it is read, so a file that grows, or says it is empty as
-    /proc's files do, is refused at the limit. The values go straight into float32 arrays.
+    that is not a finite number or is past MAX_VALUE in size, or has fewer than 2 rows. The
+    file is opened once, and what was opened is checked (a name swapped for a pipe meanwhile
+    cannot make it wait); the limits hold while it is read, so a file that grows, or says it
+    is empty as /proc's files do, is refused at the limit.
+    The values go straight into float32 arrays.
     """
     try:
         with open_plain(path, MAX_BYTES) as raw:
@@ -82,8 +86,6 @@ def read_csv(path, max_rows=MAX_SIZE):
                          "a line needs at least 2")
     X, Y = (torch.frombuffer(column, dtype=torch.float32).clone().reshape(-1, 1)
             for column in (X, Y))
-    if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
-        raise ValueError("a value is too large for float32")
     return X, Y
 
 
@@ -173,6 +175,10 @@ def parse_csv(rows):
             if not math.isfinite(value):
                 raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is not a finite "
                                  "number")
+            if abs(value) > MAX_VALUE:
+                raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is too large: "
+                                 f"its square overflows float32, whatever the step size; "
+                                 f"values must stay within +-{MAX_VALUE:g} (rescale the column)")
             values[name].append(value)
     return values["x"], values["y"]
 

@@ -342,6 +342,8 @@ def describe(method, hyperparams, batch_size, n):
 KNOBS = {"epochs": 100, "batch_size": None, "no_shuffle": False, "order_seed": 42,
          "w0": -10.0, "b0": -20.0, "phase_points": 80, "standardise": False}
 OPTIONS = {
+    "epochs": (int, "[1, 100_000]", "passes over the data (at most a million updates and a "
+               "billion samples in all, every method's run together)"),
     "batch_size": (int, "[1, inf)", "samples per update", {"shown": "all of them"}),
     "no_shuffle": (bool, None, "visit the samples in their stored order (with --batch-size)"),
     "phase_points": (int, "[3, 200]", "step sizes and momenta of the phase diagram's grid, "
@@ -523,7 +525,7 @@ def main(argv=None):
     if args.standardise:
         X, source = standardise(X), source + "; x standardised to mean 0, mean square 1"
     batch_size = len(X) if args.batch_size is None else min(args.batch_size, len(X))
-    options.check_work(parser, args.epochs, len(X), batch_size)
+    options.check_work(parser, args.epochs, len(X), batch_size, runs=len(chosen))
 
     print_theory(X, Y, source, args, batch_size)
     runs, diverged = run_methods(X, Y, chosen, args, batch_size)

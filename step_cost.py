@@ -12,6 +12,8 @@ docs/step_cost.md is the lesson. Importing this module only defines things.
 from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
 # isort: split
+import contextlib
+import os
 import statistics
 import time
 
@@ -24,6 +26,9 @@ START = (-10.0, -20.0)  # the tutorial's (w, b)
 SIZES = [1_000, 10_000, 100_000, 1_000_000, 10_000_000]
 LARGE = 100_000_000
 BANDWIDTH_BYTES = 2**28  # 256 MB: far more than any cache, so the sum reads main memory
+# The most one size's work holds at once, a sample: x and y, a step's temporaries of n
+# floats, the moments' float64 copies. Checked before the data is made (about 3 GB at LARGE).
+BYTES_A_SAMPLE = 32
 TEST_ARGS = ["--sizes", "1000", "20000", "--repeats", "1", "--no-compile"]
 
 # The knobs, {name: (type, interval, help)}, beside their defaults; --lr and --device are
@@ -33,8 +38,8 @@ OPTIONS = {
     "large": (bool, None, f"also n = {LARGE:,}, where memory allows (about 3 GB)"),
     "repeats": (int, "[1, 20]", "timings of every rung at every n, taking turns; the median "
                 "is shown, with the spread"),
-    "threads": (int, "[1, 1024]", "threads torch may use for one operation",
-                {"shown": "torch's"}),
+    "threads": (int, "[1, 1024]", "threads torch may use for one operation, at most the "
+                "machine's CPU cores (os.cpu_count())", {"shown": "torch's"}),
     "no_compile": (bool, None, "leave out rung 4, the compiled gradient (compiling takes "
                    "seconds)"),
 }
@@ -99,6 +104,22 @@ def by_hand(X, Y, lr, grad=gradient):
     return step, lambda: (wb[0].item(), wb[1].item())
 
 
+def one_line(error):
+    reason = (str(error).strip().splitlines() or [""])[0][:160]
+    return f"{type(error).__name__}: {reason}"
+
+
+def dynamo_missing():
+    """Why torch._dynamo, which torch.optim and torch.compile load, cannot load here (an
+    unwritable TORCHINDUCTOR_CACHE_DIR, say), or None. Imported once, first: a failed import
+    leaves it half-loaded, and every later try fails with an error of its own."""
+    try:
+        import torch._dynamo  # noqa: F401
+    except Exception as error:
+        return one_line(error)
+    return None
+
+
 def compile_gradient():
     """`gradient` through torch.compile, which fuses its operations into one pass over x
     and y; or the one-line reason it cannot be compiled here."""
@@ -106,8 +127,7 @@ def compile_gradient():
         compiled = torch.compile(gradient, dynamic=True)
         compiled(torch.ones(8), torch.ones(8), torch.tensor(1.0), torch.tensor(1.0))
     except Exception as error:  # no C++ compiler, an unsupported platform: one line
-        reason = (str(error).strip().splitlines() or [""])[0][:160]
-        return None, f"{type(error).__name__}: {reason}"
+        return None, one_line(error)
     return compiled, None
 
 
@@ -145,6 +165,25 @@ MOMENTS = "5 the moments, once"
 
 
 # The measurements.
+
+class NotEnoughMemory(Exception):
+    """Memory that cannot be had here, in one line: what needed it, and how much."""
+
+
+@contextlib.contextmanager
+def allocating(nbytes, what, device):
+    """Check, before `what` is built, that nbytes can be had on the device: a block that size
+    is taken and given back at once (it costs address space, not memory, until written). An
+    allocation inside that still fails is NotEnoughMemory too, never a traceback."""
+    try:
+        torch.empty(nbytes, dtype=torch.uint8, device=device)
+        yield
+    except (RuntimeError, MemoryError) as error:
+        if not isinstance(error, MemoryError) and "memory" not in str(error):
+            raise
+        raise NotEnoughMemory(f"{what} needs about {size_text(nbytes)}: not enough memory "
+                              "here") from None
+
 
 def synchronize(device):
     """What a timing waits for: on a GPU the work queued, on the CPU nothing."""
@@ -276,7 +315,12 @@ def run(args, sizes, out_dir, data, output):
           f"on y = -5*x + N(0, 0.4^2) noise (seed 42), on {where}; torch {torch.__version__}")
     rungs = dict(RUNGS)
     name = "4 gradient by hand, compiled: 1 pass"
-    if args.no_compile:
+    missing = dynamo_missing()
+    if missing:  # the other rungs need no compiler
+        del rungs["2 torch.optim.SGD"], rungs[name]
+        print(f"rungs 2 and 4, torch.optim and torch.compile: not available here, they "
+              f"cannot load torch._dynamo ({missing})")
+    elif args.no_compile:
         del rungs[name]
     else:
         started = time.perf_counter()
@@ -288,7 +332,8 @@ def run(args, sizes, out_dir, data, output):
             rungs[name] = lambda X, Y, lr: by_hand(X, Y, lr, grad=compiled)
             print(f"rung 4, torch.compile of the gradient: compiled in "
                   f"{time.perf_counter() - started:.1f} s")
-    rate, median, slowest = bandwidth(args.device, args.repeats)
+    with allocating(BANDWIDTH_BYTES, "the bandwidth's sum", args.device):
+        rate, median, slowest = bandwidth(args.device, args.repeats)
     print(f"memory bandwidth: {rate / 1e9:.1f} GB/s, a read-only sum of "
           f"{BANDWIDTH_BYTES // 2**20} MB (the fastest of {args.repeats}; median "
           f"{median / 1e9:.1f}, slowest {slowest / 1e9:.1f}); the limit of a step is 8n bytes "
@@ -296,23 +341,26 @@ def run(args, sizes, out_dir, data, output):
     print(f"\ntime of one step, median of {args.repeats}, the rungs taking turns:")
     print(f"{'n':>12}  {'rung':38} {'per step':>10} {'spread':>26} {'reads':>9} "
           f"{'GB/s':>6} {'x limit':>8}")
-    rows, distances, skipped, diverged = [], {}, [], None
+    rows, distances, skipped, done, diverged = [], {}, [], [], None
     for n in sizes:
         try:
-            X, Y = (part.to(args.device) for part in data.make_data(n=n))
-            timings = time_rungs(X, Y, args.lr, rungs, args.repeats, sync)
-            # Every rung's path, 10 steps, against the tutorial's own function.
-            reference = train_batch(X, Y, args.lr, 10, *START, verbose=False)
-            diverged = diverged or divergence_report(reference, 1, args.lr, stability_bound(X),
-                                                     "batch descent", final_loss(X, Y, reference))
-            for rung, make in rungs.items():
-                gap = largest_distance(path_of(make, X, Y, args.lr, 10), reference.path)
-                distances[rung] = max(distances.get(rung, 0.0), gap)
-        except (RuntimeError, MemoryError) as error:  # out of memory, at --large
-            if n < LARGE:
-                raise
-            skipped.append(f"n={n:,}: not enough memory here ({type(error).__name__})")
+            with allocating(BYTES_A_SAMPLE * n, f"n={n:,}", args.device):
+                X, Y = (part.to(args.device) for part in data.make_data(n=n))
+                timings = time_rungs(X, Y, args.lr, rungs, args.repeats, sync)
+                # Every rung's path, 10 steps, against the tutorial's own function.
+                reference = train_batch(X, Y, args.lr, 10, *START, verbose=False)
+                diverged = diverged or divergence_report(
+                    reference, 1, args.lr, stability_bound(X), "batch descent",
+                    final_loss(X, Y, reference))
+                for rung, make in rungs.items():
+                    gap = largest_distance(path_of(make, X, Y, args.lr, 10), reference.path)
+                    distances[rung] = max(distances.get(rung, 0.0), gap)
+        except NotEnoughMemory as error:  # at --large, say: the other sizes go on
+            skipped.append(str(error))
             continue
+        finally:
+            X = Y = None  # the next size's memory check finds this one's given back
+        done.append(n)
         limit = 8 * n / rate
         for rung, seconds in timings.items():
             median = statistics.median(seconds)
@@ -324,6 +372,8 @@ def run(args, sizes, out_dir, data, output):
             print(format_row(row))
     for line in skipped:
         print(line)
+    if not done:
+        raise NotEnoughMemory("; ".join(skipped))
     if diverged is None:  # a diverged run's paths are far from anything: its line says so
         print("\nlargest distance of each rung's path from train_batch's, 10 steps at every n "
               "(float32 rounding is about 1e-6):")
@@ -332,13 +382,15 @@ def run(args, sizes, out_dir, data, output):
 
     print("\nwhere the tutorial's step spends its time (each part timed, its median over the "
           "steps):")
-    for n in sorted({sizes[0], sizes[-1]}):  # the smallest and the largest
-        X, Y = (part.to(args.device) for part in data.make_data(n=n))
-        parts = parts_of_a_step(X, Y, args.lr, steps_for(n), sync)
+    for n in sorted({done[0], done[-1]}):  # the smallest and the largest
+        with allocating(BYTES_A_SAMPLE * n, f"n={n:,}", args.device):
+            X, Y = (part.to(args.device) for part in data.make_data(n=n))
+            parts = parts_of_a_step(X, Y, args.lr, steps_for(n), sync)
         total = sum(parts.values())
         print(f"  n={n:,}: {total * 1e6:,.1f} us a step; " + ", ".join(
             f"{part} {seconds * 1e6:,.1f} us" for part, seconds in parts.items()))
-        if n <= 10_000:  # the overhead regime: a fixed cost for each operation
+        if n <= 10_000 and not missing:  # the overhead regime: a fixed cost an operation
+            # (counted by a dispatch mode, which needs torch._dynamo too)
             names = operations_of_a_step(X, Y, args.lr)
             print(f"    {len(names)} operations, forward and backward: about "
                   f"{total / len(names) * 1e6:,.1f} us each")
@@ -390,11 +442,16 @@ def main(argv=None):
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
     sizes = sorted(set(args.sizes + ([LARGE] if args.large else [])))
+    if args.threads is not None and args.threads > (os.cpu_count() or 1):
+        parser.error(f"--threads {args.threads}: this machine has {os.cpu_count()} CPU cores "
+                     "(os.cpu_count()); more threads than cores would only take turns")
     threads = torch.get_num_threads()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
         exit_on(parser, run(args, sizes, out_dir, data, output))
+    except NotEnoughMemory as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     finally:
         torch.set_num_threads(threads)
 

@@ -44,6 +44,9 @@ KNOBS = {"only": None, "epochs": 20, "batch_lr": 0.1, "sgd_lr": 0.01, "order_see
          "minibatch_size": 10, "minibatch_lr": 0.04, "sweep_points": 25,
          "sweep_range": [1e-3, 1.0]}
 OPTIONS = {
+    "epochs": (int, "[1, 100_000]", "passes over the data (at most a million updates and a "
+               "billion samples in all: the three runs, and the sweep's three at every step "
+               "size, each counted as SGD's)"),
     "only": (str, list(STAGES), "draw only this picture (repeat for several); default: all",
              {"action": "append"}),
     "minibatch_size": (int, "[1, inf)", "batch size of the mini-batch run, below the number "
@@ -314,9 +317,12 @@ def main(argv=None):
     options.add_data_args(parser, data)
     args, out_dir = options.parse(parser, argv)
     X, Y, source = data.load_data(parser, args)
-    options.check_work(parser, args.epochs, len(X), 1)
     check_settings(parser, args, len(X))
     stages = [stage for stage in STAGES if args.only is None or stage in args.only]
+    # The three runs are trained once for the pictures, and once at every step size swept.
+    trainings = (bool(set(stages) & {"surface", "work", "animation"})
+                 + ("sweep" in stages) * len(sweep_lrs(args.sweep_points, *args.sweep_range)))
+    options.check_work(parser, args.epochs, len(X), 1, runs=3 * trainings)
 
     runs = runs_of(X, args)
     print_theory(X, Y, source, args.epochs, runs)

@@ -185,13 +185,15 @@ def check_device(parser, device):
                      "(torch.cuda.is_available() is False); --device cpu runs everywhere")
 
 
-def check_work(parser, epochs, n, batch_size):
-    """Refuse, in one line, a run of more than MAX_UPDATES updates (or MAX_SAMPLES samples)."""
-    updates = epochs * -(-n // batch_size)
-    if updates > MAX_UPDATES or epochs * n > MAX_SAMPLES:
-        parser.error(f"{epochs:,} epochs on {n:,} samples in batches of {batch_size:,} is "
-                     f"{updates:,} updates over {epochs * n:,} samples; the limit is "
-                     f"{MAX_UPDATES:,} updates and {MAX_SAMPLES:,} samples (fewer --epochs)")
+def check_work(parser, epochs, n, batch_size, runs=1):
+    """Refuse, in one line, `runs` runs of more than MAX_UPDATES updates (or MAX_SAMPLES
+    samples) in all: a command's work is bounded, not only each run's."""
+    updates, samples = runs * epochs * -(-n // batch_size), runs * epochs * n
+    if updates > MAX_UPDATES or samples > MAX_SAMPLES:
+        parser.error(f"{f'{runs:,} runs of ' if runs > 1 else ''}{epochs:,} epochs on {n:,} "
+                     f"samples in batches of {batch_size:,} is {updates:,} updates over "
+                     f"{samples:,} samples; the limit is {MAX_UPDATES:,} updates and "
+                     f"{MAX_SAMPLES:,} samples{' in all' if runs > 1 else ''} (fewer --epochs)")
 
 
 def parse(parser, argv):

@@ -54,7 +54,9 @@ def test_a_csv_gives_its_x_and_y_columns_whatever_else_it_holds(tmp_path):
     ("x,y\n1,2\nnan,4\n", "line 3: x = 'nan' is not a finite number"),
     ("x,y\n1,inf\n3,4\n", "line 2: y = 'inf' is not a finite number"),
     ("x,y\n1,2\n", "1 data row; a line needs at least 2"),
-    ("x,y\n1,2\n3,1e39\n", "too large for float32"),
+    ("x,y\n1,2\n3,1e39\n", "line 3: y = '1e39' is too large"),
+    # Inside float32, but its square is not: no step size could train on it.
+    ("x,y\n1e20,1\n2e20,2\n", "line 2: x = '1e20' is too large: its square overflows float32"),
 ])
 def test_a_csv_that_cannot_be_used_says_why(tmp_path, text, reason):
     path = tmp_path / "bad.csv"
