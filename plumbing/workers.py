@@ -82,21 +82,23 @@ def start_workers(workers, function, args=(), store=None, device="cpu", timeout=
     # forkserver where the system has it (Linux, macOS), else spawn (Windows).
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = mp.get_context(method)
-    results = context.SimpleQueue()
     # spawn logs each worker it stops; the one line of WorkerFailed says what happened.
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     result = None
     try:
         # While the workers start, a stop signal waits (a worker half-started would print a
-        # traceback); then the workers are stopped. The fork server starts with the stop
-        # signals ignored, and so do the workers it forks: Ctrl-C is for this process.
+        # traceback); then the workers are stopped. The fork server and multiprocessing's
+        # resource tracker (started for the queue's lock) start with the stop signals
+        # ignored, and so do the workers forked: Ctrl-C, or a closed terminal's SIGHUP sent
+        # to every process of the job, is for this process.
         with signals_held():
-            if method == "forkserver":
-                from multiprocessing import forkserver
+            with signals_held(ignore=True):
+                results = context.SimpleQueue()
+                if method == "forkserver":
+                    from multiprocessing import forkserver
 
-                # It looks for modules by the standard path only: torch is there.
-                context.set_forkserver_preload(["torch", "torch.distributed"])
-                with signals_held(ignore=True):
+                    # It looks for modules by the standard path only: torch is there.
+                    context.set_forkserver_preload(["torch", "torch.distributed"])
                     forkserver.ensure_running()
             running = mp.start_processes(
                 _worker, args=(workers, store.port, device, function, args, results, timeout),

@@ -11,6 +11,8 @@ It writes a.txt, b.txt and c.txt, each holding TEXT, into OUT, all at once. MODE
   line on its standard input.
 - chatty: prints "line 0", waits for a line on its standard input, then prints 10,000
   more lines before writing (its reader may be gone by then).
+- workers: starts two worker processes (plumbing.workers) and waits; rank 0 prints
+  "working" once the group has met.
 """
 
 import sys
@@ -20,6 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from plumbing.output import write_files  # noqa: E402
 from plumbing.run import run_as_command  # noqa: E402
+
+
+def wait_in_a_worker():
+    import threading
+
+    import torch.distributed as dist
+
+    if dist.get_rank() == 0:
+        print("working", flush=True)
+    threading.Event().wait()  # until stopped
 
 
 def main():
@@ -34,6 +46,10 @@ def main():
                 sys.stdin.readline()
             handle.write(text[len(text) // 2:])
 
+    if mode == "workers":
+        from plumbing.workers import start_workers
+
+        start_workers(2, wait_in_a_worker)
     if mode in ("wait", "chatty"):
         print("ready" if mode == "wait" else "line 0", flush=True)
         sys.stdin.readline()

@@ -6,6 +6,7 @@ path is taken for a folder.
 
 The tests synchronise on what a program prints, never on time."""
 
+import contextlib
 import errno
 import os
 import signal
@@ -194,3 +195,21 @@ def test_a_killed_runs_staging_folder_beside_a_folder_it_was_making_is_removed_t
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and staging_folders(tmp_path) == []
     assert snapshot(out) == NEW
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX's")
+def test_a_closed_terminals_sighup_to_every_process_of_a_run_with_workers_is_one_line(tmp_path):
+    # A closed terminal sends SIGHUP to every process of the job: the script, its workers,
+    # the fork server and multiprocessing's resource tracker. Only the script may answer.
+    run = subprocess.Popen([sys.executable, str(ROOT / "tests" / "standin.py"),
+                            str(tmp_path / "out"), "workers"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert run.stdout.readline() == "working\n"
+        os.killpg(run.pid, signal.SIGHUP)
+        _, err = run.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert (err, run.returncode) == ("interrupted\n", 129)
+    assert not (tmp_path / "out").exists()
