@@ -14,11 +14,14 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from descent import divergence_report, exit_on, gd_update, has_diverged, train
+from descent import batches, divergence_report, exit_on, gd_update, has_diverged
 from lines import bound_rule, bound_warning, count, final_line, least_squares_line, short
 from model import (
+    criterion,
     final_loss,
+    forward,
     full_loss_along,
     hessian_eigenvalues,
     least_squares,
@@ -105,30 +108,41 @@ def sweep_lrs(points, low=1e-3, high=1.0):
 def sweep_step_sizes(X, Y, lrs, epochs, batch_sizes, seed=42):
     """Train plain descent once per step size and batch size, from (W0, B0).
 
-    descent.train stops a run as soon as its loss diverges, so the runs past the bound
-    cost little. A run counts as diverged when it was stopped, or when it ended above the
-    loss it started from. batch_sizes: {label: samples per update}, len(X) for batch descent.
-    Returns {label: [(lr, final full-data loss (nan if stopped), diverged), ...]}.
+    The runs of one batch size go together: w and b hold one entry per step size, each
+    entry's loss is its own batch mean, and the gradient of their sum is each run's own
+    gradient, so every entry takes the steps descent.train would take alone (the batches
+    in the same orders, drawn from a generator seeded by `seed`). A run counts as diverged
+    when one of its losses did (descent.has_diverged), or when it ended above the loss it
+    started from. batch_sizes: {label: samples per update}, len(X) for batch descent.
+    Returns {label: [(lr, final full-data loss (nan if diverged), diverged), ...]}.
     """
-    from tqdm import tqdm
-
+    start = criterion(forward(X, W0, B0), Y).item()
     sweep = {}
-    # A bar on a terminal only (disable=None): quiet in pipes, logs and tests.
-    bar = tqdm(total=len(batch_sizes) * len(lrs), desc="sweep runs", leave=False, disable=None)
     for label, batch_size in batch_sizes.items():
+        lr = torch.tensor(lrs).reshape(-1, 1)
+        w = torch.full_like(lr, W0).requires_grad_()
+        b = torch.full_like(lr, B0).requires_grad_()
+        generator = torch.Generator().manual_seed(seed)
+        worst = torch.zeros_like(lr)  # each run's largest loss so far
+        for _ in range(epochs):
+            for X_batch, Y_batch in batches(X, Y, batch_size, generator):
+                # Steps 1 and 2, for every step size: a row of predictions each, its mean loss.
+                losses = ((forward(X_batch.T, w, b) - Y_batch.T) ** 2).mean(dim=1, keepdim=True)
+                # Step 3: the runs share no parameter, so the sum's gradient is each one's own.
+                losses.sum().backward()
+                gd_update([w, b], {}, {"lr": lr})  # Step 4
+                w.grad.zero_()  # Step 5
+                b.grad.zero_()
+                worst = torch.maximum(worst, losses.detach())  # a nan stays: it diverged
+        final = full_loss_along(X, Y, torch.cat([w, b], dim=1).tolist())
         runs = []
-        for lr in lrs:
-            bar.update()
-            history = train(X, Y, gd_update, {"lr": lr}, epochs, batch_size, seed=seed,
-                            w0=W0, b0=B0)
-            start = history.epoch_losses[0]
-            if has_diverged(history.step_losses[-1], start):
-                runs.append((lr, math.nan, True))
+        for step, loss, highest in zip(lrs, final.tolist(), worst.reshape(-1).tolist(),
+                                       strict=True):
+            if has_diverged(highest, start):
+                runs.append((step, math.nan, True))
             else:
-                loss = final_loss(X, Y, history)
-                runs.append((lr, loss, not loss <= start))
+                runs.append((step, loss, not loss <= start))
         sweep[label] = runs
-    bar.close()
     return sweep
 
 

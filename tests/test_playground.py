@@ -190,13 +190,15 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             summary = page.locator("pre").filter(has_text="final: w=")
             expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
 
-            # Choosing a method sets lr to that method's default (0.1 for both).
             method = page.locator("select").first
-            method.select_option("momentum")
-            expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
-            screenshot(page, "playground.png")
-            method.select_option("gd")
-            expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
+            if os.environ.get("PLAYGROUND_SCREENSHOTS"):
+                # The page as docs/playground.md shows it first: momentum, gd's run faint
+                # behind. (The same two moves are checked below, from a diverged run.)
+                method.select_option("momentum")
+                expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
+                screenshot(page, "playground.png")
+                method.select_option("gd")
+                expect(summary).to_have_text("\n".join(printed_summary(batch_out)) + "\n")
 
             page.get_by_role("slider").first.focus()
             page.keyboard.press("ArrowRight")  # one step up the log scale: 0.1 to 0.112
@@ -212,8 +214,9 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
                                     "above the stability bound 0.1200")).to_be_visible()
             screenshot(page, "playground_diverged.png")
 
-            # Back to 0.1 by choosing a method again: the error goes. Then SGD as
-            # train_sgd.py runs it: lr 0.01, batch size 1, reshuffled.
+            # Choosing a method sets lr to that method's default (0.1 for both): momentum's
+            # run, and the error goes. Then SGD as train_sgd.py runs it: lr 0.01, batch
+            # size 1, reshuffled.
             method.select_option("momentum")
             expect(summary).to_have_text("\n".join(printed_summary(momentum_out)) + "\n")
             expect(page.get_by_text("error: diverged")).to_have_count(0)
@@ -231,7 +234,6 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             page.locator("input[type=file]").set_input_files(tmp_path / "bad.csv")
             expect(page.get_by_text("--data bad.csv: no column named x or y in the header "
                                     "row (a, b)")).to_be_visible()
-            page.screenshot(path=tmp_path / "playground.png", full_page=True)
 
             assert "Traceback" not in page.content()
             browser.close()
@@ -241,7 +243,6 @@ def test_a_learner_moves_the_knobs_in_a_real_browser(tmp_path, capsys):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    assert (tmp_path / "playground.png").stat().st_size > 0
 
 
 def test_a_bad_number_in_a_data_box_is_refused_in_one_line_and_its_default_kept():

@@ -28,6 +28,13 @@ def test_the_compiled_rungs_gradient_is_the_hand_gradient_where_torch_compile_wo
     # A cache of its own: torch 2.13's inductor reuses a kernel compiled under another
     # ATEN_CPU_CAPABILITY, and that kernel's sums come out wrong (-79.95 for -39.95 here).
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    # In an empty cache inductor first builds a probe program for each vector instruction
+    # set the CPU lists, and loads each in a fresh Python (7 s): take the CPU's word for
+    # them, and compile in this process.
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, "vec_isa_ok", True)
+    monkeypatch.setattr(inductor, "compile_threads", 1)
     compiled, reason = step_cost.compile_gradient()
     X, Y = make_data(n=1000)
     x, y = X.reshape(-1), Y.reshape(-1)
