@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import torch
 
 # A suite started in the background (`pytest &` in a script) inherits an ignored Ctrl-C and
 # Ctrl-\ (SIGQUIT), and so would every program it starts: the interrupt tests need them back.
@@ -17,6 +18,11 @@ if hasattr(signal, "SIGQUIT") and signal.getsignal(signal.SIGQUIT) is signal.SIG
 # Tests never open a window.
 matplotlib.use("Agg")
 os.environ["MPLBACKEND"] = "Agg"
+
+# One thread for torch's operations in the tests' own processes: their tensors are small,
+# and the suite's two workers already keep both cores busy, so a second thread per
+# operation would only spend CPU waiting.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 

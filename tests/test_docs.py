@@ -20,7 +20,8 @@ How a page is written (docs/README.md says the same for authors):
   other tests' business: every function that makes a figure the pages show is saved as a
   real PNG by another test too (checked, when this was written, by tagging each figure
   with the function that made it and comparing the tags saved here and in the rest of the
-  suite). A page's new kind of figure needs such a test. A GIF's frames are drawn as ever.
+  suite). A page's new kind of figure needs such a test. So with the GIF: its frames are
+  made, not drawn (tests/test_pictures.py draws one and reads it back).
 - `pytest tests/test_docs.py --update-docs` rewrites, in place, the shown output of every
   command that now prints something else (lines that still match, `...` included, stay as
   they are): review the change with `git diff`. Without it a changed output fails.
@@ -52,6 +53,7 @@ from unittest import mock
 
 import pytest
 from conftest import ROOT
+from matplotlib.animation import PillowWriter
 from matplotlib.figure import Figure
 from printed import shows
 from sybil import Sybil
@@ -82,7 +84,7 @@ def run_command(command, cwd):
     sys.argv = [words[1], *words[2:]]  # argparse names the script from argv[0]
     try:
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
-                mock.patch.object(Figure, "savefig", built_not_drawn(Figure.savefig)):
+                built_not_drawn():
             if module is None:
                 runpy.run_path(str(script), run_name="__main__")
             else:
@@ -96,15 +98,18 @@ def run_command(command, cwd):
     return printed.getvalue(), status
 
 
-def built_not_drawn(savefig):
-    """Figure.savefig for the pages' commands: a figure saved to a file is built, as the
-    script builds it, but not drawn: its file is written empty. A GIF's frames, saved into
-    a buffer, are drawn as ever."""
+@contextlib.contextmanager
+def built_not_drawn():
+    """While it lasts, a figure saved to a file, or as a GIF's frames, is built as the
+    script builds it (every frame's lines moved, for a GIF) but not drawn: the file is
+    written empty."""
     def save(figure, target, *args, **kwargs):
-        if not isinstance(target, (str, os.PathLike)):
-            return savefig(figure, target, *args, **kwargs)
         Path(target).touch()
-    return save
+
+    with mock.patch.object(Figure, "savefig", save), \
+            mock.patch.object(PillowWriter, "grab_frame", lambda writer, **options: None), \
+            mock.patch.object(PillowWriter, "finish", lambda writer: Path(writer.outfile).touch()):
+        yield
 
 
 def masked(text):

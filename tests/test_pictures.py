@@ -260,8 +260,8 @@ def test_a_diverged_run_is_drawn_in_every_picture_then_ends_the_run(tmp_path, ca
     from conftest import run_main, wrote_exactly
 
     monkeypatch.chdir(tmp_path)
-    status, out, err = run_main(visualize, capsys, *visualize.TEST_ARGS, "--batch-lr", "0.5",
-                                "--epochs", "5", "--out", "out")
+    status, out, err = run_main(visualize, capsys, *visualize.TEST_ARGS, "--batch-lr", "1000",
+                                "--epochs", "2", "--out", "out")
     assert status == 1
     assert [line[:5] for line in out.splitlines() if line.startswith("[")] == [
         "[1/4]", "[2/4]", "[3/4]", "[4/4]"]
@@ -271,8 +271,8 @@ def test_a_diverged_run_is_drawn_in_every_picture_then_ends_the_run(tmp_path, ca
     for name in ("loss_surface.png", "loss_vs_work.png", "step_sizes.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(folder / "fit.gif") as gif:
-        assert gif.n_frames == len(surface.animation_times(5, 100))
-    assert shows_line("...batch GD: diverged at epoch 5: loss 1.65e+09; step size 0.5 is at "
+        assert gif.n_frames == len(surface.animation_times(2, 100))
+    assert shows_line("...batch GD: diverged at epoch 2: loss 5.63e+10; step size 1000 is at "
                       "or above the stability bound 0.1200 of batch descent; try a step size "
                       "below 0.1200", err) and err.count("\n") == 1
     assert "trained batch GD" not in out and "trained SGD" in out
