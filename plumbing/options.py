@@ -135,7 +135,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with errors kept to one line."""
 
     def __init__(self, description):
-        super().__init__(description=description)
+        super().__init__(description=description, allow_abbrev=False)  # --epoch is a typo
         # What argparse takes for a negative number, not an option: "-1" and "-1.5", but
         # not "-1e30" and "-inf" (before Python 3.13). No option here looks like a number.
         self._negative_number_matcher = re.compile(r"-(\d|\.\d|inf|nan)", re.IGNORECASE)

@@ -282,13 +282,14 @@ def test_a_name_swapped_for_a_pipe_after_any_check_is_refused_not_waited_on(
     monkeypatch.setattr(os.path, "isfile", lambda path: True)
     monkeypatch.setattr(os.path, "exists", lambda path: True)
     monkeypatch.setattr(os.path, "getsize", lambda path: 0)
-    writer = threading.Thread(target=lambda: os.close(os.open(pipe, os.O_WRONLY)))
+    writer = threading.Thread(target=lambda: os.close(os.open(pipe, os.O_WRONLY)), daemon=True)
     writer.start()
     try:
         status, out, err = run_main(habits, capsys, option, pipe, "--out", tmp_path / "out")
-    finally:  # a reader that opens without waiting releases the writer however it went
-        os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+    finally:  # a reader held open until the writer is done releases it however it went
+        reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
         writer.join()
+        os.close(reader)
     assert status == 2 and out == ""
     assert err.endswith(f": error: {option} {pipe}: not a plain file (a folder, a device or a "
                         "pipe) (see --help)\n") and len(err.splitlines()) == 1
