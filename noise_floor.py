@@ -88,7 +88,8 @@ OPTIONS = {
     "settle": (int, "[0, 5000]", "updates each run takes to settle before it is measured"),
     "measure": (int, "[1, 5000]", "updates measured, after settling"),
     "lr": (float, "(0, inf)", "step size the schedules start from"),
-    "epochs": (int, "[2, 1000]", "epochs of the schedules' runs"),
+    "epochs": (int, "[2, 1000]", "epochs of the schedules' runs (at most a million updates in "
+               "all, every schedule's run together)"),
     "average_from": (int, "[1, inf)", "epoch the averaged run starts averaging, by default "
                      "half way"),
     "order_seed": (int, f"[0, {2**63 - 1}]", "seed of the sample orders of every run"),
@@ -191,7 +192,7 @@ def main(argv=None):
     options.add_data_args(parser, data)
     args, out_dir = options.parse(parser, argv)
     X, Y, source = data.load_data(parser, args)
-    options.check_work(parser, args.epochs, len(X), 1)
+    options.check_work(parser, args.epochs, len(X), 1, runs=len(SCHEDULES))  # one a schedule
     average_from = check(parser, args, X)
     # Tiny tensors: one thread is faster than two here, and gives the same numbers.
     torch.set_num_threads(1)

@@ -12,6 +12,7 @@ import sys
 import pytest
 from conftest import ROOT, run_main
 
+import noise_floor
 import optimizers
 import visualize
 from plumbing.options import MAX_UPDATES
@@ -22,6 +23,8 @@ from plumbing.options import MAX_UPDATES
     (visualize, ["--only", "sweep", "--epochs", "50", "--sweep-points", "200"], 3 * 201),
     # Every method side by side: seven runs.
     (optimizers, ["--epochs", "20_000", "--batch-size", "1", "--n", "10"], 7),
+    # Every schedule side by side: six runs.
+    (noise_floor, ["--epochs", "1000", "--n", "1000"], len(noise_floor.SCHEDULES)),
 ])
 def test_a_commands_work_in_all_has_a_limit_stated_in_help_and_kept(tmp_path, capsys, module,
                                                                    args, runs):
