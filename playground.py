@@ -487,7 +487,7 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
                      f"{history.updates}")
         outcome = text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} "
                                   f"b={mine.b:+.6f}; {apart}"])
-    except Exception as error:
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # your code may raise anything
         outcome = failure(mo, "your Step 4", error)
     # `marimo run` sends no code to the page: the cell's function is shown as text.
     mine_panel = mo.vstack([

@@ -295,6 +295,9 @@ def playground_with_step_4(tmp_path, body):
      ["your Step 4 failed (my_update, line 3: raise ValueError(", "ValueError: my mistake"]),
     ("            p.data = torch.zeros(3)\n",
      ["your Step 4 failed: RuntimeError: a Tensor with 3 elements cannot be converted"]),
+    # What ends a program elsewhere ends only the Step 4 here.
+    ("            raise SystemExit(3)\n", ["your Step 4 failed (my_update, line 3: raise Sys"]),
+    ("            raise KeyboardInterrupt\n", ["your Step 4 failed (my_update, line 3: raise Key"]),
 ])
 def test_an_error_in_step_4_is_one_line_in_its_view_and_the_page_stays(tmp_path, body, said):
     page, defined = playground_with_step_4(tmp_path, body)
