@@ -136,12 +136,17 @@ def load(saved):
     try:  # a torch.save file is a zip archive: its directory lists each member's size
         with zipfile.ZipFile(io.BytesIO(saved)) as archive:
             inflated = sum(member.file_size for member in archive.infolist())
+            # Each member inflated, in chunks, only as far as the directory says, and its
+            # checksum compared: a member that says less than it holds is refused here.
+            damaged = inflated <= MAX_CHECKPOINT_BYTES and archive.testzip()
     except Exception as error:  # a damaged file fails in many ways: one line for them all
         raise ValueError("not a file torch.save wrote, or a damaged one (zipfile: "
                          f"{type(error).__name__})") from None
     if inflated > MAX_CHECKPOINT_BYTES:
         raise ValueError(f"its archive inflates to {inflated:,} bytes, more than a "
                          f"checkpoint's {MAX_CHECKPOINT_BYTES:,}")
+    if damaged:
+        raise ValueError(f"a damaged archive: its member {damaged} fails its checksum")
     try:
         return torch.load(io.BytesIO(saved), weights_only=True)  # no code to run
     except Exception as error:

@@ -127,6 +127,19 @@ def deflated(saved):
     return out.getvalue()
 
 
+def wrong_checksum(saved):
+    """The archive with the checksum its directory records for w's bytes changed: what a
+    reader that checks finds in a damaged file, or in one whose member holds more than the
+    directory says (torch.load reads it without checking)."""
+    damaged = bytearray(saved)
+    at = 0
+    while (at := damaged.find(b"PK\x01\x02", at + 1)) != -1:  # each directory entry
+        name_length = int.from_bytes(damaged[at + 28:at + 30], "little")
+        if damaged[at + 46:at + 46 + name_length].endswith(b"data/0"):
+            damaged[at + 16] ^= 0xFF  # the first byte of its CRC-32
+    return bytes(damaged)
+
+
 def big_w(state):
     state["model"]["w"] = torch.zeros(2**19)  # 2 MiB of zeros: a few KB deflated
 
@@ -184,6 +197,8 @@ NOT_OURS = [
      "its optimizer.param_groups.0.params does not hold what this script writes there"),
     ("w inflating to 2 MiB", lambda: deflated(made(big_w)),
      "its archive inflates to 2,09"),
+    ("a member failing its checksum", lambda: wrong_checksum(made()),
+     "a damaged archive: its member "),
 ]
 
 
