@@ -18,6 +18,7 @@ and the shell's status for that signal (130, 143, 129, 131), its output folder a
 
 import contextlib
 import os
+import re
 import signal
 import sys
 
@@ -127,6 +128,10 @@ def run_as_command(main):
             reason = error.strerror or str(error)
             message = f"{os.path.basename(sys.argv[0])}: error: " + (
                 f"{error.filename}: {reason}" if error.filename else reason)
+        elif isinstance(error, MemoryError) or "can't allocate memory" in str(error):
+            asked = re.search(r"allocate (\d+) bytes", str(error))  # torch's allocator says
+            message = f"{os.path.basename(sys.argv[0])}: error: not enough memory here" + (
+                f" for {int(asked[1]):,} bytes more (fewer samples?)" if asked else "")
         else:
             raise
         sys.stdout.flush()

@@ -39,15 +39,15 @@ def test_a_commands_work_in_all_has_a_limit_stated_in_help_and_kept(tmp_path, ca
     assert f"{runs:,} runs of {epochs:,} epochs" in err and "in all" in err
 
 
-def run_step_cost(tmp_path, *args, env=None, limit=None):
-    """step_cost.py as a learner runs it, in a process of its own (under an address-space
-    limit of `limit` bytes where given): (exit status, stdout, stderr)."""
+def run_step_cost(tmp_path, *args, env=None, limit=None, script="step_cost.py"):
+    """step_cost.py (or `script`) as a learner runs it, in a process of its own (under an
+    address-space limit of `limit` bytes where given): (exit status, stdout, stderr)."""
     def limited():
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    done = subprocess.run([sys.executable, str(ROOT / "step_cost.py"), *map(str, args),
+    done = subprocess.run([sys.executable, str(ROOT / script), *map(str, args),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True,
                           env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
                           preexec_fn=limited if limit else None, timeout=300)
@@ -66,6 +66,16 @@ def test_a_size_that_needs_more_memory_than_there_is_is_one_line_naming_what_it_
     needed = step_cost.size_text(step_cost.BYTES_A_SAMPLE * step_cost.LARGE)
     assert f"n=100,000,000 needs about {needed}: not enough memory here\n" in out
     assert "n=1,000: " in out and (tmp_path / "out" / "step_cost.png").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="an address-space limit as Linux keeps it")
+def test_any_script_that_runs_out_of_memory_ends_in_one_line(tmp_path):
+    # Room for torch, not for ten million samples' tensors.
+    status, out, err = run_step_cost(tmp_path, "--n", 10_000_000, "--epochs", 2,
+                                     limit=1_200_000_000, script="train_batch.py")
+    assert status == 1 and len(err.splitlines()) == 1
+    assert err.startswith("train_batch.py: error: not enough memory here")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="an address-space limit as Linux keeps it")
