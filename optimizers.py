@@ -282,7 +282,7 @@ PHASE_STEPS = 15  # the phase diagram shows the loss after this many full-batch 
 # --NAME. A method takes the ones its DEFAULTS name; a pair such as Adam's "betas" is set by
 # two options (PAIRS).
 SETTINGS = {
-    "lr": (float, "(0, inf)", "step size"),
+    "lr": (float, "(0, 1e38]", "step size"),
     "momentum": (float, "[0, 1)", "momentum"),
     "alpha": (float, "[0, 1)", "smoothing constant of the square average"),
     "beta1": (float, "[0, 1)", "the first of the betas (Adam's: how fast the mean gradient "

@@ -54,7 +54,7 @@ OPTIONS = {
              {"action": "append"}),
     "minibatch_size": (int, "[1, inf)", "batch size of the mini-batch run, below the number "
                        "of samples"),
-    "minibatch_lr": (float, "(0, inf)", "step size of the mini-batch run"),
+    "minibatch_lr": (float, "(0, 1e38]", "step size of the mini-batch run"),
     "sweep_points": (int, "[2, 200]", "step sizes tried per method, log-spaced over "
                      "--sweep-range (the tutorial's 0.1 added when inside it)"),
     "sweep_range": (float, "[1e-6, 1e3]", "smallest and largest step size swept",

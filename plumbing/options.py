@@ -29,8 +29,9 @@ def path(text):
 
 
 # The options the scripts share, declared as add_settings reads them.
+# A step size at most 1e38: torch.optim keeps it in float32 (whose largest is 3.4e38).
 SHARED = {
-    "lr": (float, "(0, inf)", "step size"),
+    "lr": (float, "(0, 1e38]", "step size"),
     "epochs": (int, "[1, 100_000]",
                f"passes over the data (at most {MAX_UPDATES:,} updates and {MAX_SAMPLES:,} "
                "samples a run)"),
@@ -38,8 +39,8 @@ SHARED = {
     "order_seed": (int, f"[0, {2**63 - 1}]", "seed of the per-epoch shuffling of the samples"),
     "w0": (float, "[-1e6, 1e6]", "starting slope w"),
     "b0": (float, "[-1e6, 1e6]", "starting intercept b"),
-    "batch_lr": (float, "(0, inf)", "step size of batch gradient descent"),
-    "sgd_lr": (float, "(0, inf)", "step size of SGD (batch size 1)"),
+    "batch_lr": (float, "(0, 1e38]", "step size of batch gradient descent"),
+    "sgd_lr": (float, "(0, 1e38]", "step size of SGD (batch size 1)"),
     "device": (str, ["cpu", "cuda"], "where the tensors live and the arithmetic runs: the CPU, "
                "or an NVIDIA GPU (cuda)"),
     "data": (path, None, "train on this CSV instead: a header row naming columns x and y",

@@ -113,3 +113,17 @@ def test_a_compiler_that_cannot_load_leaves_the_other_rungs_working(tmp_path):
     table = [line.split()[1] for line in out.splitlines() if line.startswith("       1,000  ")]
     assert table == ["1", "3", "5", "5"]  # the tutorial's, by hand, O(1) and the moments
     assert (tmp_path / "out" / "step_cost.png").exists()
+
+
+@pytest.mark.parametrize("script", ["habits", "everyday_pytorch", "step_cost", "optimizers"])
+def test_a_step_size_float32_cannot_hold_is_refused_and_the_largest_diverges_in_one_line(
+        tmp_path, capsys, script):
+    # torch.optim keeps lr in float32: 1e300 raised from inside its step; now the option's
+    # interval ends at 1e38, and a run there diverges as any other does.
+    module = __import__(script)
+    method = ["--method", "momentum"] if script == "optimizers" else []
+    status, out, err = run_main(module, capsys, *method, "--lr", "1e300", "--out", tmp_path)
+    assert status == 2 and "'1e300' must be a number above 0, up to 1e38" in err
+    if script in ("habits", "everyday_pytorch"):
+        status, out, err = run_main(module, capsys, "--lr", "1e38", "--out", tmp_path / "out")
+        assert status == 1 and len(err.splitlines()) == 1 and "diverged at" in err
