@@ -523,7 +523,8 @@ OPTIONS = {
     "repeats": (int, "[1, 20]", "timed runs of every method (and of each cost ratio); the "
                 "median is shown, the spread decides the verdicts"),
     "skip_ratios": (bool, None, "skip the last section, the promised cost ratios"),
-    "threads": (int, "[1, 1024]", "threads torch may use for one operation; 1 keeps the "
+    "threads": (int, "[1, 1024]", "threads torch may use for one operation, at most the "
+                "machine's CPU cores (os.cpu_count()); 1 keeps the "
                 "verdicts steady when another program is busy"),
     # Without noise the best loss is 0 and "within 1% of it" is never reached.
     "noise": (float, "(0, 1e6]", "standard deviation of the Gaussian noise"),
@@ -610,6 +611,7 @@ def main(argv=None):
     options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
+    options.check_threads(parser, args.threads)
     sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
     # One thread by default: then every method runs on one core, and another program busy
     # on the other core slows them alike. With two threads on two cores, the big tensors'

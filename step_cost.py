@@ -13,7 +13,6 @@ from plumbing.run import run_as_command  # first: a stop while the libraries loa
 
 # isort: split
 import contextlib
-import os
 import statistics
 import time
 
@@ -442,9 +441,7 @@ def main(argv=None):
     args, out_dir = options.parse(parser, argv)
     options.check_device(parser, args.device)
     sizes = sorted(set(args.sizes + ([LARGE] if args.large else [])))
-    if args.threads is not None and args.threads > (os.cpu_count() or 1):
-        parser.error(f"--threads {args.threads}: this machine has {os.cpu_count()} CPU cores "
-                     "(os.cpu_count()); more threads than cores would only take turns")
+    options.check_threads(parser, args.threads)
     threads = torch.get_num_threads()
     if args.threads is not None:
         torch.set_num_threads(args.threads)

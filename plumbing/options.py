@@ -186,6 +186,13 @@ def check_device(parser, device):
                      "(torch.cuda.is_available() is False); --device cpu runs everywhere")
 
 
+def check_threads(parser, threads):
+    """Refuse, in one line, more threads than the machine's cores (they would take turns)."""
+    if threads is not None and threads > (os.cpu_count() or 1):
+        parser.error(f"--threads {threads}: this machine has {os.cpu_count()} CPU cores "
+                     "(os.cpu_count()); more threads than cores would only take turns")
+
+
 def check_work(parser, epochs, n, batch_size, runs=1):
     """Refuse, in one line, `runs` runs of more than MAX_UPDATES updates (or MAX_SAMPLES
     samples) in all: a command's work is bounded, not only each run's."""

@@ -89,13 +89,14 @@ def test_a_run_that_cannot_get_the_memory_it_needs_ends_in_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_more_threads_than_cores_are_refused_in_one_line_stated_in_help(tmp_path, capsys):
-    import step_cost
-
-    status, out, _ = run_main(step_cost, capsys, "--help")
+@pytest.mark.parametrize("script", ["step_cost", "benchmark"])
+def test_more_threads_than_cores_are_refused_in_one_line_stated_in_help(tmp_path, capsys,
+                                                                        script):
+    module = __import__(script)
+    status, out, _ = run_main(module, capsys, "--help")
     assert "at most the machine's CPU cores" in " ".join(out.split())
     cores = os.cpu_count()
-    status, out, err = run_main(step_cost, capsys, "--threads", cores + 1,
+    status, out, err = run_main(module, capsys, "--threads", cores + 1,
                                 "--out", tmp_path / "out")
     assert status == 2 and out == "" and len(err.splitlines()) == 1
     assert f"--threads {cores + 1}: this machine has {cores} CPU cores" in err
