@@ -334,7 +334,8 @@ def habit_checkpoint(X, Y, settings, args, saved, uninterrupted):
     """Stop after --checkpoint-at epochs, checkpoint, resume in a fresh model and optimizer;
     or resume from `saved`, a file an earlier run wrote. Prints how the resumed run ends
     against `uninterrupted`, habit_class's path (the same model, optimizer, data and epochs);
-    returns the checkpoint to write, {name: write(path)}, or none."""
+    returns the checkpoint to write, {name: write(path)}, or none, and the line saying where
+    the resumed run diverged, or None."""
     written = {}
     if saved is None:
         stop_at = stop_epoch(args)
@@ -347,7 +348,10 @@ def habit_checkpoint(X, Y, settings, args, saved, uninterrupted):
     else:
         print(f"\n3. resumed from {args.resume}:")
     model, optimizer, done = resume(saved, settings)
-    resumed, _, _ = train(model, optimizer, X, Y, args.epochs - done)
+    resumed, losses, _ = train(model, optimizer, X, Y, args.epochs - done)
+    report = diverged(X, Y, resumed, losses, settings)
+    if report:  # a checkpoint's numbers can be finite and still far too large
+        return written, f"resumed after epoch {done}, the run {report}"
     without, _, _ = train(*resume(saved, settings, optimizer_state=False)[:2], X, Y,
                           args.epochs - done)
     (w, b), (w_ref, b_ref) = resumed[-1], uninterrupted[-1]
@@ -358,7 +362,7 @@ def habit_checkpoint(X, Y, settings, args, saved, uninterrupted):
           f"b={without[-1][1]:+.6f}, {largest_distance(without[-1:], uninterrupted[-1:]):.1e} "
           "from the run that never stopped (at most "
           f"{largest_distance(without, uninterrupted[done:]):.1e} on the way)")
-    return written
+    return written, None
 
 
 def main(argv=None):
@@ -387,8 +391,9 @@ def main(argv=None):
     path, report = habit_class(X, Y, settings, args.epochs)
     validation, validation_report = habit_validation(X, Y, settings, args)
     report = report or validation_report
-    # A run that diverged writes no checkpoint: none that a later run would resume.
-    written = {} if report else habit_checkpoint(X, Y, settings, args, saved, path)
+    written = {}  # a run that diverged writes no checkpoint: none a later run would resume
+    if not report:
+        written, report = habit_checkpoint(X, Y, settings, args, saved, path)
 
     from plots import habits as drawing  # only now: matplotlib's backend has been chosen
 

@@ -319,3 +319,21 @@ def test_a_run_that_diverged_writes_no_checkpoint_a_later_run_would_resume(tmp_p
     assert "diverged at epoch" in err and "stability bound 0.1200 of plain descent" in err
     assert [p.name for p in tmp_path.iterdir()] == ["habits_validation.png"]
     assert "3. a checkpoint" not in out and "final:" not in out
+
+
+@pytest.mark.parametrize("change", [setting("model", "w", value=torch.tensor(3e38)),
+                                    setting(*BUFFER, value=torch.tensor(1e38))],
+                         ids=["w", "momentum buffer"])
+def test_a_resumed_run_that_diverges_from_finite_but_huge_numbers_says_so(
+        earlier, tmp_path, capsys, change):
+    """Finite numbers pass the reader, but no run survives them: the resumed part is held
+    to the bound like the rest, not ended in nan with exit status 0."""
+    state = torch.load(earlier / "run" / "habits_checkpoint.pt", weights_only=True)
+    change(state)
+    saved = tmp_path / "huge.pt"
+    torch.save(state, saved)
+    status, out, err = run_main(habits, capsys, "--momentum", "0.9", "--resume", saved,
+                                "--out", tmp_path / "out")
+    assert status == 1 and len(err.splitlines()) == 1
+    assert "resumed after epoch 10, the run diverged at" in err and "heavy ball" in err
+    assert "the same bits" not in out and "NOT the same" not in out
