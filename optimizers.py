@@ -344,7 +344,8 @@ KNOBS = {"epochs": 100, "batch_size": None, "no_shuffle": False, "order_seed": 4
 OPTIONS = {
     "epochs": (int, "[1, 100_000]", "passes over the data (at most a million updates and a "
                "billion samples in all, every method's run together)"),
-    "batch_size": (int, "[1, inf)", "samples per update", {"shown": "all of them"}),
+    "batch_size": (int, "[1, inf)", "samples per update (a number above the data's size "
+                   "takes all of them)", {"shown": "all of them"}),
     "no_shuffle": (bool, None, "visit the samples in their stored order (with --batch-size)"),
     "phase_points": (int, "[3, 200]", "step sizes and momenta of the phase diagram's grid, "
                      "each"),

@@ -35,7 +35,8 @@ SHARED = {
     "epochs": (int, "[1, 100_000]",
                f"passes over the data (at most {MAX_UPDATES:,} updates and {MAX_SAMPLES:,} "
                "samples a run)"),
-    "batch_size": (int, "[1, inf)", "samples per update: 1 is SGD, more is mini-batch descent"),
+    "batch_size": (int, "[1, inf)", "samples per update: 1 is SGD, more is mini-batch descent; "
+                   "a number above the data's size takes all the samples, batch descent"),
     "order_seed": (int, f"[0, {2**63 - 1}]", "seed of the per-epoch shuffling of the samples"),
     "w0": (float, "[-1e6, 1e6]", "starting slope w"),
     "b0": (float, "[-1e6, 1e6]", "starting intercept b"),
