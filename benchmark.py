@@ -519,7 +519,8 @@ OPTIONS = {
     "sizes": (int, f"[{SMALLEST_SIZE}, {MAX_SIZE}]", "data sizes n, one or more",
               {"nargs": "+", "most": 20}),
     "large": (bool, None, "also run n = 10,000,000"),
-    "budget": (float, "(0, 600]", "seconds of training each run may spend"),
+    "budget": (float, "(0, 600]", "seconds of training each run may spend (every run's "
+               "budget together at most an hour)"),
     "repeats": (int, "[1, 20]", "timed runs of every method (and of each cost ratio); the "
                 "median is shown, the spread decides the verdicts"),
     "skip_ratios": (bool, None, "skip the last section, the promised cost ratios"),
@@ -603,6 +604,21 @@ def draw(rows, budget):
     return {"benchmark.png": plots.plot_time_to_target(rows, budget, methods)}
 
 
+# No command runs silently for hours: all its runs' budgets together at most an hour.
+MOST_SECONDS = 3600
+
+
+def check_budget(parser, args, sizes):
+    """Refuse, in one line, runs whose budgets add up to more than MOST_SECONDS."""
+    methods = len(methods_for(MAX_SIZE))
+    seconds = len(sizes) * args.repeats * methods * args.budget
+    if seconds > MOST_SECONDS:
+        parser.error(f"{len(sizes)} sizes x {args.repeats} repeats x {methods} methods x "
+                     f"--budget {args.budget:g} s is up to {seconds:,.0f} s of training; the "
+                     f"limit is {MOST_SECONDS:,} s in all (fewer --sizes or --repeats, or a "
+                     "smaller --budget)")
+
+
 def main(argv=None):
     from plumbing import options
 
@@ -613,6 +629,7 @@ def main(argv=None):
     options.check_device(parser, args.device)
     options.check_threads(parser, args.threads)
     sizes = sorted(set(args.sizes + ([10_000_000] if args.large else [])))
+    check_budget(parser, args, sizes)
     # One thread by default: then every method runs on one core, and another program busy
     # on the other core slows them alike. With two threads on two cores, the big tensors'
     # operations wait for the thread that shares its core, and the verdicts can flip.

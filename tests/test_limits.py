@@ -128,3 +128,15 @@ def test_a_step_size_float32_cannot_hold_is_refused_and_the_largest_diverges_in_
     if script in ("habits", "everyday_pytorch"):
         status, out, err = run_main(module, capsys, "--lr", "1e38", "--out", tmp_path / "out")
         assert status == 1 and len(err.splitlines()) == 1 and "diverged at" in err
+
+
+def test_a_benchmarks_budgets_in_all_have_a_limit_stated_in_help(tmp_path, capsys):
+    import benchmark
+
+    status, out, _ = run_main(benchmark, capsys, "--help")
+    assert status == 0 and "together at most an hour" in " ".join(out.split())
+    # 20 sizes, 20 repeats, 600 s each: every count within its own limit, 67 hours in all.
+    status, out, err = run_main(benchmark, capsys, "--sizes", *map(str, range(100, 120)),
+                                "--repeats", "20", "--budget", "600", "--out", tmp_path / "out")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "s of training; the limit is 3,600 s in all" in err
