@@ -82,3 +82,11 @@ def test_hessian_eigenvalues_equal_numpys_of_the_hand_written_hessian(data):
     by_hand = 2 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
     expected = sorted(np.linalg.eigvalsh(by_hand), reverse=True)
     assert hessian_eigenvalues(X) == pytest.approx(expected, rel=1e-12)
+
+
+def test_least_squares_holds_at_any_scale_of_x():
+    # x from 1e-20 to 1e-18 on the line y = 1e20 x - 1: lstsq's rank cut-off answered w = 0.
+    k = torch.arange(1, 101, dtype=torch.float32)
+    w, b, loss = least_squares(k * 1e-20, k - 1)
+    assert w == pytest.approx(1e20, rel=1e-6) and b == pytest.approx(-1, abs=1e-4)
+    assert loss < 1e-8
