@@ -48,7 +48,6 @@ OPTIONS = {
 # A checkpoint of two numbers and their velocity is about 2.5 KB: a file larger than this,
 # or one that would inflate to more, is none of ours, and is refused before it is read.
 MAX_CHECKPOINT_BYTES = 1 << 20
-MAX_EPOCH = 100_000  # --epochs' largest value (plumbing/options.py)
 
 
 class LinearRegression(nn.Module):
@@ -114,10 +113,11 @@ def resume(saved, settings, optimizer_state=True):
     if differ or len(theirs) != len(settings):
         raise ValueError("written by a run of other settings: "
                          + ("; ".join(differ) or f"more than {', '.join(settings)}"))
-    epoch = state["epoch"]
-    if type(epoch) is not int or not 1 <= epoch <= MAX_EPOCH:  # (True is an int too)
-        raise ValueError(f"its epoch, {shown(epoch)}, is not a whole number from 1 to "
-                         f"{MAX_EPOCH:,}")
+    from plumbing.options import SHARED, limits, within
+
+    epoch, interval = state["epoch"], SHARED["epochs"][1]  # --epochs' own interval
+    if type(epoch) is not int or not within(epoch, int, interval):  # (True is an int too)
+        raise ValueError(f"its epoch, {shown(epoch)}, is not {limits(int, interval)}")
     expected = written_state(settings)
     for part in ("model", "optimizer"):
         reason = mismatch(state[part], expected[part], part)
