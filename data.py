@@ -24,9 +24,11 @@ MAX_SIZE = 10_000_000
 # A CSV file of one's own (--data) is refused past these, before its values are read.
 MAX_BYTES = 2**31  # 2 GiB: ten million rows of full-precision x, y and a few more columns
 MAX_LINE = 10_000  # characters in one line
-# The loss squares the errors and its gradient multiplies them by x: in float32 (largest
-# about 3.4e38) a value past 1e18 overflows them, at any step size, so it is refused.
-MAX_VALUE = 1e18
+# The loss adds up the squared errors of every row in float32 (largest about 3.4e38). With
+# values within 1e9 and a start within the starting options' 1e6, an error is at most about
+# 1e15, its square 1e30, and ten million of them 1e37: the start's loss is finite whatever
+# the file, and the bound's step size then trains. Larger values are refused.
+MAX_VALUE = 1e9
 # The data's command-line options: {name: (type, interval, help)} (plumbing/options.py).
 OPTIONS = {
     "n": (int, f"[2, {MAX_SIZE}]", "number of data points on [-5, 5)"),
@@ -177,8 +179,8 @@ def parse_csv(rows):
                                  "number")
             if abs(value) > MAX_VALUE:
                 raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is too large: "
-                                 f"its square overflows float32, whatever the step size; "
-                                 f"values must stay within +-{MAX_VALUE:g} (rescale the column)")
+                                 f"values must stay within +-{MAX_VALUE:,.0f}, so that the loss "
+                                 "over all the rows fits in float32 (rescale the column)")
             values[name].append(value)
     return values["x"], values["y"]
 

@@ -1,3 +1,4 @@
+import math
 import os
 
 import numpy as np
@@ -56,7 +57,9 @@ def test_a_csv_gives_its_x_and_y_columns_whatever_else_it_holds(tmp_path):
     ("x,y\n1,2\n", "1 data row; a line needs at least 2"),
     ("x,y\n1,2\n3,1e39\n", "line 3: y = '1e39' is too large"),
     # Inside float32, but its square is not: no step size could train on it.
-    ("x,y\n1e20,1\n2e20,2\n", "line 2: x = '1e20' is too large: its square overflows float32"),
+    ("x,y\n1e20,1\n2e20,2\n", "line 2: x = '1e20' is too large: values must stay within"),
+    # Its square fits, but ten million such rows' squared errors do not.
+    ("x,y\n1,2\n1e17,1\n", "line 3: x = '1e17' is too large: values must stay within"),
 ])
 def test_a_csv_that_cannot_be_used_says_why(tmp_path, text, reason):
     path = tmp_path / "bad.csv"
@@ -198,3 +201,26 @@ def test_a_name_swapped_for_a_pipe_after_any_check_is_refused_without_waiting(tm
         with open(pipe, "w"):  # let the blocked reader go
             pass
     assert refused == ["not a plain file (a folder, a device or a pipe)"]
+
+
+def test_the_largest_values_a_file_may_hold_train_at_the_step_size_the_bound_names(tmp_path):
+    """Within the limits, the start's loss is finite in float32 however many rows there
+    are (MAX_SIZE of the worst error from the farthest start), and a file of values near
+    the limit trains at a step size below the bound the divergence line names."""
+    import torch
+
+    from data import MAX_SIZE, MAX_VALUE
+    from descent import train
+    from model import stability_bound
+    from optimizers import UPDATES
+    from plumbing.options import SHARED, ends
+
+    start = max(ends(float, SHARED[name][1])[2] for name in ("w0", "b0"))  # the farthest start
+    worst = torch.full((MAX_SIZE,), start * MAX_VALUE + start + MAX_VALUE)
+    assert torch.isfinite(worst.square().mean())
+    x = torch.linspace(-1, 1, 101) * MAX_VALUE
+    path = tmp_path / "large.csv"
+    path.write_text("x,y\n" + "".join(f"{v},{-0.5 * v}\n" for v in x.tolist()))
+    X, Y = read_csv(path)
+    history = train(X, Y, UPDATES["gd"], {"lr": stability_bound(X, len(X)) / 2}, 20, len(X))
+    assert abs(history.w + 0.5) < 1e-6 and math.isfinite(history.step_losses[-1])
