@@ -21,7 +21,9 @@ with app.setup:
     import math
     import os
     import shutil
+    import sys
     import tempfile
+    import time
 
     import matplotlib.pyplot as plt
     import torch
@@ -47,6 +49,8 @@ with app.setup:
 
     # The largest upload: its data is drawn point by point, and each move trains on it again.
     MAX_UPLOAD_ROWS = 100_000
+    # Your Step 4 is stopped once it has run this long: an endless loop would hold the page.
+    STEP_4_SECONDS = 10
 
     # One thread for torch: the runs are small, and the page's server can have the other core.
     torch.set_num_threads(1)
@@ -138,6 +142,30 @@ def failure(mo, what, error):
         tb = tb.tb_next
     return mo.callout(mo.plain_text(f"{what} failed{at}: {type(error).__name__}: {error}"),
                       kind="danger")
+
+
+@app.function
+@contextlib.contextmanager
+def time_limit(function, seconds):
+    """Within the block, `function` (your Step 4) and whatever its own cell defines raise
+    TimeoutError at their next line once `seconds` have passed: an endless loop stops there,
+    and the error names that line. A trace function sees every line they run (sys.settrace);
+    the libraries they call run untraced."""
+    deadline, cell = time.monotonic() + seconds, function.__code__.co_filename
+
+    def each_line(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still running after {seconds:g} s, so it was stopped (an "
+                               "endless loop? or fewer epochs)")
+        return each_line
+
+    earlier = sys.gettrace()
+    sys.settrace(lambda frame, event, arg: each_line if frame.f_code.co_filename == cell
+                 else None)
+    try:
+        yield
+    finally:
+        sys.settrace(earlier)
 
 
 @app.function
@@ -472,11 +500,12 @@ def _():
 def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling,
       schedule, settings, w0):
     try:
-        mine, _, _ = run_setting(
-            X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
-            epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
-            start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
-            update=my_update)
+        with time_limit(my_update, STEP_4_SECONDS):
+            mine, _, _ = run_setting(
+                X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
+                epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
+                start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
+                update=my_update)
         if history is None:
             apart = f"{method.value} itself failed"
         elif len(mine.path) == len(history.path):

@@ -273,16 +273,21 @@ def test_every_method_has_its_sliders_and_runs_under_every_schedule(method):
         assert summary or facts["diverged"]
 
 
-def playground_with_step_4(tmp_path, body):
-    """The playground, its Step 4 replaced by `body`, run once as a script: (the page's
-    last output, the cells' definitions)."""
+def playground_with_step_4(tmp_path, body, seconds=None):
+    """The playground, its Step 4 replaced by `body` (and its time limit by `seconds`), run
+    once as a script: (the page's last output, the cells' definitions)."""
     import importlib.util
 
     source = (ROOT / "playground.py").read_text()
     tutorial_rule = '            p.data = p.data - hyperparams["lr"] * p.grad.data\n'
     assert source.count(tutorial_rule) == 1
+    source = source.replace(tutorial_rule, body)
+    if seconds is not None:
+        limit = f"STEP_4_SECONDS = {playground.STEP_4_SECONDS}\n"
+        assert source.count(limit) == 1
+        source = source.replace(limit, f"STEP_4_SECONDS = {seconds}\n")
     copy = tmp_path / "playground_copy.py"
-    copy.write_text(source.replace(tutorial_rule, body))
+    copy.write_text(source)
     spec = importlib.util.spec_from_file_location("playground_copy", copy)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -306,6 +311,20 @@ def test_an_error_in_step_4_is_one_line_in_its_view_and_the_page_stays(tmp_path,
     # Every other view and every knob is there: the page is not blank.
     assert page is not None and type(defined["views"]).__name__ == "Figure"
     assert "failed" not in defined["facts_panel"].text
+    for knob in ("method", "lr", "epochs", "batch_size", "schedule", "settings"):
+        assert knob in defined
+
+
+def test_an_endless_step_4_is_stopped_at_its_time_limit_naming_its_line(tmp_path):
+    """A Step 4 that never ends would hold the page (the layout waits on its view): it is
+    stopped after STEP_4_SECONDS, the view says so with the line, and the page stays."""
+    body = "            while True:\n                pass\n"
+    page, defined = playground_with_step_4(tmp_path, body, seconds=0.5)
+    said = defined["mine_panel"].text
+    assert "your Step 4 failed (my_update, line 3: while True:" in said or \
+        "your Step 4 failed (my_update, line 4: pass)" in said
+    assert "TimeoutError: still running after 0.5 s, so it was stopped" in said
+    assert page is not None and type(defined["views"]).__name__ == "Figure"
     for knob in ("method", "lr", "epochs", "batch_size", "schedule", "settings"):
         assert knob in defined
 
