@@ -15,15 +15,14 @@ app = marimo.App(width="full", app_title="Gradient descent playground")
 with app.setup:
     import argparse
     import contextlib
+    import ctypes
     import inspect
     import io
     import linecache
     import math
     import os
     import shutil
-    import sys
     import tempfile
-    import time
 
     import matplotlib.pyplot as plt
     import torch
@@ -51,6 +50,16 @@ with app.setup:
     MAX_UPLOAD_ROWS = 100_000
     # Your Step 4 is stopped once it has run this long: an endless loop would hold the page.
     STEP_4_SECONDS = 10
+    # The most updates one move runs (the defaults' largest, 200 epochs of 100 samples one
+    # at a time, is 20,000): each takes a fraction of a millisecond and its point is kept.
+    MAX_MOVE_UPDATES = 100_000
+
+    class StepStopped(BaseException):
+        # Raised inside your Step 4 at its time limit; a BaseException, so that an
+        # `except Exception` of yours does not swallow it.
+        def __str__(self):
+            return (f"still running after {STEP_4_SECONDS:g} s, so it was stopped "
+                    "(an endless loop? or fewer epochs)")
 
     # One thread for torch: the runs are small, and the page's server can have the other core.
     torch.set_num_threads(1)
@@ -65,6 +74,11 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
     a Step 4 of one's own). Returns (history, the scripts' summary lines, facts)."""
     n = len(X)
     batch_size = n if batch_size is None else min(batch_size, n)
+    planned = epochs * -(-n // batch_size)
+    if planned > MAX_MOVE_UPDATES:
+        raise ValueError(f"{epochs:,} epochs of {n:,} samples in batches of {batch_size:,} is "
+                         f"{planned:,} updates; the page runs at most {MAX_MOVE_UPDATES:,} a "
+                         "move (fewer epochs, a larger batch, or the scripts)")
     hyperparams = {**optimizers.DEFAULTS[method], **(hyperparams or {})}
     steps = None if schedule == "constant" else schedules.step_sizes(
         schedule, hyperparams["lr"], epochs, schedule_options)
@@ -140,32 +154,43 @@ def failure(mo, what, error):
             line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
             at = f" (my_update, line {tb.tb_lineno - code.co_firstlineno + 1}: {line})"
         tb = tb.tb_next
-    return mo.callout(mo.plain_text(f"{what} failed{at}: {type(error).__name__}: {error}"),
+    try:
+        said = " ".join(str(error).split())  # one line, however many the message has
+    except BaseException:  # an error whose message itself fails
+        said = "(its message could not be read)"
+    said = said if len(said) <= 300 else said[:300] + "..."
+    return mo.callout(mo.plain_text(f"{what} failed{at}: {type(error).__name__}: {said}"),
                       kind="danger")
 
 
 @app.function
-@contextlib.contextmanager
-def time_limit(function, seconds):
-    """Within the block, `function` (your Step 4) and whatever its own cell defines raise
-    TimeoutError at their next line once `seconds` have passed: an endless loop stops there,
-    and the error names that line. A trace function sees every line they run (sys.settrace);
-    the libraries they call run untraced."""
-    deadline, cell = time.monotonic() + seconds, function.__code__.co_filename
+def within_time_limit(mo, run, seconds):
+    """run() on a thread of its own, waited for up to `seconds`: its result, or what it
+    raised. At the limit a StepStopped is raised inside it, at its next line of Python, and
+    it has a second more to end. One still running then (inside a long call into C, say, or
+    swallowing every error) is left to end in the background, and TimeoutError says so."""
+    outcome = {}
 
-    def each_line(frame, event, arg):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still running after {seconds:g} s, so it was stopped (an "
-                               "endless loop? or fewer epochs)")
-        return each_line
+    def target():
+        try:
+            outcome["result"] = run()
+        except BaseException as error:  # your code may raise anything
+            outcome["error"] = error
 
-    earlier = sys.gettrace()
-    sys.settrace(lambda frame, event, arg: each_line if frame.f_code.co_filename == cell
-                 else None)
-    try:
-        yield
-    finally:
-        sys.settrace(earlier)
+    thread = mo.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(StepStopped))
+        thread.join(1)
+    if thread.is_alive():
+        raise TimeoutError(f"still running after {seconds:g} s and could not be stopped: it "
+                           "runs on in the background until it ends (restart the page's "
+                           "server to end it now)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 @app.function
@@ -500,12 +525,11 @@ def _():
 def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling,
       schedule, settings, w0):
     try:
-        with time_limit(my_update, STEP_4_SECONDS):
-            mine, _, _ = run_setting(
-                X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
-                epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
-                start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
-                update=my_update)
+        mine, _, _ = within_time_limit(mo, lambda: run_setting(
+            X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
+            epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
+            start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
+            update=my_update), STEP_4_SECONDS)
         if history is None:
             apart = f"{method.value} itself failed"
         elif len(mine.path) == len(history.path):
@@ -516,7 +540,7 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
                      f"{history.updates}")
         outcome = text_block(mo, [f"your Step 4 (my_update): w={mine.w:+.6f} "
                                   f"b={mine.b:+.6f}; {apart}"])
-    except (Exception, SystemExit, KeyboardInterrupt) as error:  # your code may raise anything
+    except BaseException as error:  # your code may raise anything
         outcome = failure(mo, "your Step 4", error)
     # `marimo run` sends no code to the page: the cell's function is shown as text.
     mine_panel = mo.vstack([

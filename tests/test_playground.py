@@ -303,6 +303,14 @@ def playground_with_step_4(tmp_path, body, seconds=None):
     # What ends a program elsewhere ends only the Step 4 here.
     ("            raise SystemExit(3)\n", ["your Step 4 failed (my_update, line 3: raise Sys"]),
     ("            raise KeyboardInterrupt\n", ["your Step 4 failed (my_update, line 3: raise Key"]),
+    # Any BaseException, and an error whose message fails or runs over many lines.
+    ("            raise GeneratorExit('bye')\n",
+     ["your Step 4 failed (my_update, line 3: raise Gen"]),
+    ("            class Odd(Exception):\n                def __str__(self):\n"
+     "                    raise RuntimeError\n            raise Odd()\n",
+     ["Odd: (its message could not be read)"]),
+    ("            raise ValueError('a\\nb' + 'c' * 10**6)\n",
+     ["ValueError: a b" + "c" * 297 + "..."]),
 ])
 def test_an_error_in_step_4_is_one_line_in_its_view_and_the_page_stays(tmp_path, body, said):
     page, defined = playground_with_step_4(tmp_path, body)
@@ -315,18 +323,43 @@ def test_an_error_in_step_4_is_one_line_in_its_view_and_the_page_stays(tmp_path,
         assert knob in defined
 
 
-def test_an_endless_step_4_is_stopped_at_its_time_limit_naming_its_line(tmp_path):
-    """A Step 4 that never ends would hold the page (the layout waits on its view): it is
-    stopped after STEP_4_SECONDS, the view says so with the line, and the page stays."""
-    body = "            while True:\n                pass\n"
+@pytest.mark.parametrize("body, said", [
+    ("            while True:\n                pass\n",
+     "StepStopped: still running after 0.5 s, so it was stopped"),
+    # An `except Exception` of yours does not swallow the stop.
+    ("            while True:\n                try:\n                    while True:\n"
+     "                        pass\n                except Exception:\n"
+     "                    pass\n", "StepStopped: still running after 0.5 s, so it was stopped"),
+    # A call that does not come back to Python in time cannot be stopped there: the page
+    # goes on without it.
+    ("            import time\n            time.sleep(3)\n",
+     "TimeoutError: still running after 0.5 s and could not be stopped: it runs on in the "
+     "background"),
+])
+def test_an_endless_step_4_is_stopped_at_its_time_limit(tmp_path, body, said):
+    """A Step 4 that never ends would hold the page (the layout waits on its view): after
+    STEP_4_SECONDS its view says so in one line, naming the line where it was stopped, and
+    the page stays."""
     page, defined = playground_with_step_4(tmp_path, body, seconds=0.5)
-    said = defined["mine_panel"].text
-    assert "your Step 4 failed (my_update, line 3: while True:" in said or \
-        "your Step 4 failed (my_update, line 4: pass)" in said
-    assert "TimeoutError: still running after 0.5 s, so it was stopped" in said
+    shown = defined["mine_panel"].text
+    assert said in shown
+    if "StepStopped" in said:
+        assert "your Step 4 failed (my_update, line " in shown
     assert page is not None and type(defined["views"]).__name__ == "Figure"
     for knob in ("method", "lr", "epochs", "batch_size", "schedule", "settings"):
         assert knob in defined
+
+
+def test_a_move_of_more_updates_than_the_page_runs_is_refused_before_it_runs(monkeypatch):
+    """The page's work (and the memory of a run's points) is bounded whatever the data's
+    size: a setting past MAX_MOVE_UPDATES is refused before it runs (here a limit of 500)."""
+    assert playground.MAX_MOVE_UPDATES >= 200 * 100  # the default data's largest setting
+    monkeypatch.setattr(playground, "MAX_MOVE_UPDATES", 500)
+    X, Y = make_data(n=100)
+    with pytest.raises(ValueError, match="is 600 updates; the page runs at most 500 a move"):
+        playground.run_setting(X, Y, "gd", {"lr": 0.01}, epochs=6, batch_size=1)
+    history, _, _ = playground.run_setting(X, Y, "gd", {"lr": 0.01}, epochs=5, batch_size=1)
+    assert history.updates == 500
 
 
 def test_an_uploads_name_is_shown_as_text_and_any_name_is_read(tmp_path, monkeypatch):
