@@ -206,12 +206,16 @@ def cost_per_update(batch_size, updates, repeats):
 
 # The knobs, {name: (type, interval, help)}, beside their defaults; --batch-size, --lr and
 # --order-seed are the shared ones (plumbing/options.py), the data's are data.OPTIONS'.
+# The cost table times every rung on both batch sizes: at up to about 10 ms an update (the
+# DataLoader's, on batches of 1024), this many updates a rung keeps it to minutes.
+MAX_TIMED = 10_000
 OPTIONS = {
     "epochs": (int, "[1, 1000]", "passes over the data"),
     "no_shuffle": (bool, None, "visit the samples in their stored order, as the tutorial does"),
     "randperm_order": (bool, None, "rungs 1 to 4 visit the samples as train_sgd.py does (a "
                        "torch.randperm each epoch), not in the DataLoader's order"),
-    "cost_updates": (int, "[1, 10_000]", "updates each rung is timed for, per repeat"),
+    "cost_updates": (int, "[1, 10_000]", "updates each rung is timed for, per repeat (at "
+                     f"most {MAX_TIMED:,} with the repeats: --cost-updates x --cost-repeats)"),
     "cost_repeats": (int, "[1, 100]", "repeats of the cost measurement (the median is printed)"),
 }
 DEFAULTS = {"batch_size": 1, "epochs": 20, "lr": 0.01, "no_shuffle": False, "order_seed": 42,
@@ -223,6 +227,10 @@ def check(parser, args):
     if args.randperm_order and args.no_shuffle:
         parser.error("--randperm-order and --no-shuffle: the samples are either shuffled "
                      "or in order")
+    if args.cost_updates * args.cost_repeats > MAX_TIMED:
+        parser.error(f"--cost-updates {args.cost_updates:,} x --cost-repeats "
+                     f"{args.cost_repeats:,} is {args.cost_updates * args.cost_repeats:,} timed "
+                     f"updates a rung; the limit is {MAX_TIMED:,}")
 
 
 def print_header(args, batch_size):

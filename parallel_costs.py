@@ -143,7 +143,7 @@ OPTIONS = {
     "workers": (int, "[1, 64]", "the largest number of worker processes timed"),
     "costs_up_to": (int, "[100_000, 10_000_000]", "the largest n timed (a step's time "
                     "grows with n from about 100,000 on)"),
-    "latency_us": (float, "(0, inf)", "the network latency per message between machines that "
+    "latency_us": (float, "(0, 1e6]", "the network latency per message between machines that "
                    "the cost model assumes, in microseconds"),
 }
 DEFAULTS = {"workers": 2, "port": 0, "timeout": 60, "costs_up_to": 10_000_000,

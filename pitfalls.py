@@ -464,8 +464,10 @@ def main(argv=None):
 
     parser = options.Parser("The mistakes learners make in the hand-written loop, run and "
                             "explained beside the correct loop.")
-    parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME", action="append",
-                        help="run only this pitfall (repeat for several; see --list)")
+    parser.add_argument("--only", choices=list(BY_NAME), metavar="NAME",
+                        action=options.at_most(len(BY_NAME), append=True),
+                        help=f"run only this pitfall (repeat for several, at most {len(BY_NAME)}; "
+                             "see --list)")
     options.add_settings(parser, DEFAULTS, OPTIONS, data.OPTIONS)
     args, out_dir = options.parse(parser, argv)
     if args.list:

@@ -51,7 +51,7 @@ OPTIONS = {
                "billion samples in all: the three runs, and the sweep's three at every step "
                "size, each counted as SGD's)"),
     "only": (str, list(STAGES), "draw only this picture (repeat for several); default: all",
-             {"action": "append"}),
+             {"action": "append", "most": len(STAGES)}),
     "minibatch_size": (int, "[1, inf)", "batch size of the mini-batch run, below the number "
                        "of samples"),
     "minibatch_lr": (float, "(0, 1e38]", "step size of the mini-batch run"),

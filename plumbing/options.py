@@ -117,16 +117,19 @@ def add_settings(parser, defaults, *declarations):
         else:
             more.update(type=kind, choices=interval)
         if most is not None:
-            text, more["action"] = f"{text}; at most {most} of them", at_most(most)
+            text, more["action"] = f"{text}; at most {most} of them", at_most(
+                most, more.get("action") == "append")
         if shown is not None and shown is not False:
             text += f" (default: {shown})"
         parser.add_argument(flag(name), dest=name, default=default, help=text, **more)
 
 
-def at_most(count):
-    """An argparse action for a list option: more than `count` values refused in one line."""
+def at_most(count, append=False):
+    """An argparse action for a list option (or, with append=True, an option given again
+    for each value): more than `count` values refused in one line, at once."""
     class AtMost(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):
+            values = [*(getattr(namespace, self.dest) or []), values] if append else values
             if len(values) > count:
                 parser.error(f"{option_string}: {len(values):,} values; the limit is {count}")
             setattr(namespace, self.dest, values)

@@ -128,7 +128,8 @@ def run_as_command(main):
             reason = error.strerror or str(error)
             message = f"{os.path.basename(sys.argv[0])}: error: " + (
                 f"{error.filename}: {reason}" if error.filename else reason)
-        elif isinstance(error, MemoryError) or "can't allocate memory" in str(error):
+        elif isinstance(error, MemoryError) or re.search(r"can't allocate memory|bad_alloc",
+                                                          str(error)):
             asked = re.search(r"allocate (\d+) bytes", str(error))  # torch's allocator says
             message = f"{os.path.basename(sys.argv[0])}: error: not enough memory here" + (
                 f" for {int(asked[1]):,} bytes more (fewer samples?)" if asked else "")

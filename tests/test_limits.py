@@ -140,3 +140,41 @@ def test_a_benchmarks_budgets_in_all_have_a_limit_stated_in_help(tmp_path, capsy
                                 "--repeats", "20", "--budget", "600", "--out", tmp_path / "out")
     assert status == 2 and out == "" and len(err.splitlines()) == 1
     assert "s of training; the limit is 3,600 s in all" in err
+
+
+@pytest.mark.parametrize("module, args, said", [
+    # Each within its own limit, together hours of timing.
+    ("everyday_pytorch", ["--cost-updates", "10000", "--cost-repeats", "100"],
+     "--cost-updates 10,000 x --cost-repeats 100 is 1,000,000 timed updates a rung; the "
+     "limit is 10,000"),
+    # An option given again for each value: its limit holds as it is read, not after.
+    ("pitfalls", ["--only", "rebind"] * 8, "--only: 8 values; the limit is 7"),
+    ("visualize", ["--only", "work"] * 5, "--only: 5 values; the limit is 4"),
+    # A latency float64 can hold, but not the cost model's sums of it.
+    ("parallel_costs", ["--latency-us", "1e308"], "'1e308' must be a number above 0, up to 1e6"),
+])
+def test_a_count_past_its_stated_limit_is_one_line_before_any_work(tmp_path, capsys, module,
+                                                                    args, said):
+    status, out, err = run_main(__import__(module), capsys, *args, "--out", tmp_path / "out")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1 and said in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_allocation_cpp_refuses_is_one_line(capsys):
+    """torch's C++ allocator may say std::bad_alloc rather than "can't allocate memory"."""
+    import signal
+
+    from plumbing.run import STOP_SIGNALS, run_as_command
+
+    def main():
+        raise RuntimeError("std::bad_alloc")
+
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        with pytest.raises(SystemExit) as ended:
+            run_as_command(main)
+    finally:  # the command's handlers are for a command, not for the tests' process
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert ended.value.code == 1
+    assert capsys.readouterr().err.endswith("error: not enough memory here\n")
