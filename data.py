@@ -66,11 +66,12 @@ def read_csv(path, max_rows=MAX_SIZE):
 
     Other columns are ignored. Raises ValueError, with a one-line reason, for a file that
     cannot be read, is not a plain file, is larger than the limits (MAX_BYTES, max_rows
-    rows after the header, MAX_LINE characters a line), has no x or y column, holds a value
-    that is not a finite number or is past MAX_VALUE in size, or has fewer than 2 rows. The
-    file is opened once, and what was opened is checked (a name swapped for a pipe meanwhile
-    cannot make it wait); the limits hold while it is read, so a file that grows, or says it
-    is empty as /proc's files do, is refused at the limit.
+    rows after the header, MAX_LINE characters a line), has no x or y column (or two), a
+    row of more or fewer fields than the header, a value that is not a finite number or is
+    past MAX_VALUE in size, or fewer than 2 rows. The file is opened once, and what was
+    opened is checked (a name swapped for a pipe meanwhile cannot make it wait); the limits
+    hold while it is read, so a file that grows, or says it is empty as /proc's files do, is
+    refused at the limit.
     The values go straight into float32 arrays.
     """
     try:
@@ -162,11 +163,18 @@ def parse_csv(rows):
     if missing:
         raise ValueError(f"no column named {' or '.join(missing)} in the header row "
                          f"({', '.join(header) or 'empty'})")
+    twice = [name for name in ("x", "y") if header.count(name) > 1]
+    if twice:
+        raise ValueError(f"two columns named {twice[0]} in the header row: which is meant?")
     columns = {"x": header.index("x"), "y": header.index("y")}
     values = {"x": array("f"), "y": array("f")}
     for row in rows:
         if not any(cell.strip() for cell in row):
             continue  # a blank line
+        if len(row) != len(header):  # 1,5,2,5 is a decimal comma, not x=1 and y=5
+            raise ValueError(f"line {rows.line_num} has {len(row)} field"
+                             f"{'s' if len(row) != 1 else ''}, the header "
+                             f"{len(header)}: a decimal comma, or a comma inside a value?")
         for name, column in columns.items():
             cell = row[column].strip() if column < len(row) else ""
             try:

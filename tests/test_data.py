@@ -55,6 +55,10 @@ def test_a_csv_gives_its_x_and_y_columns_whatever_else_it_holds(tmp_path):
     ("x,y\n1,2\nnan,4\n", "line 3: x = 'nan' is not a finite number"),
     ("x,y\n1,inf\n3,4\n", "line 2: y = 'inf' is not a finite number"),
     ("x,y\n1,2\n", "1 data row; a line needs at least 2"),
+    # Read as x=1, y=5 before: a decimal comma trained on the wrong numbers, silently.
+    ("x,y\n1,5,2,5\n2,5,4,5\n", "line 2 has 4 fields, the header 2: a decimal comma"),
+    ("x,y\n1,2\n3\n", "line 3 has 1 field, the header 2"),
+    ("x,y,x\n1,2,3\n4,5,6\n", "two columns named x in the header row"),
     ("x,y\n1,2\n3,1e39\n", "line 3: y = '1e39' is too large"),
     # Inside float32, but its square is not: no step size could train on it.
     ("x,y\n1e20,1\n2e20,2\n", "line 2: x = '1e20' is too large: values must stay within"),
