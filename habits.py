@@ -11,6 +11,7 @@ lesson. Importing this module only defines things.
 from plumbing.run import run_as_command  # first: a stop while the libraries load is one line
 
 # isort: split
+import hashlib
 import io
 import reprlib
 import zipfile
@@ -377,8 +378,10 @@ def main(argv=None):
     check_settings(parser, args)
     saved = None if args.resume is None else read_checkpoint(parser, args.resume, data)
     X, Y, source = data.load_data(parser, args)
+    # The data by what it holds, not only its name: a file changed since is other data.
+    held = hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()[:16]
     settings = {"lr": args.lr, "momentum": args.momentum, "w0": args.w0, "b0": args.b0,
-                "data": source}
+                "data": f"{source} (sha256 {held})"}
     check_run(parser, args, len(X), saved, settings)
     options.check_work(parser, args.epochs, len(X), len(X))
 

@@ -242,6 +242,25 @@ def test_the_script_writes_its_checkpoint_and_a_later_run_resumes_from_it(tmp_pa
     assert [p.name for p in (tmp_path / "later").iterdir()] == ["habits_validation.png"]
 
 
+def test_a_checkpoint_of_a_data_file_changed_since_is_refused(tmp_path, capsys):
+    """The same file name holding other rows is other data: its checkpoint is not this
+    run's (it was accepted, and the run ended "NOT the same")."""
+    from data import make_data, write_csv
+
+    X, Y = make_data()
+    write_csv(tmp_path / "line.csv", X, Y)
+    status, _, err = run_main(habits, capsys, "--data", tmp_path / "line.csv",
+                              "--out", tmp_path / "first")
+    assert status == 0, err
+    write_csv(tmp_path / "line.csv", X, Y + 1)
+    status, out, err = run_main(habits, capsys, "--data", tmp_path / "line.csv", "--epochs", 30,
+                                "--resume", tmp_path / "first" / "habits_checkpoint.pt",
+                                "--out", tmp_path / "later")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "written by a run of other settings: data" in err
+    assert not (tmp_path / "later").exists()
+
+
 @pytest.fixture(scope="module")
 def earlier(tmp_path_factory):
     """A folder with an earlier run's checkpoint (momentum 0.9) in run/, and two files
