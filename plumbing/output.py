@@ -18,7 +18,7 @@ import tempfile
 
 from filelock import FileLock, Timeout
 
-from plumbing.run import signals_held
+from plumbing.run import done, signals_held
 
 OWNER = ".owner.lock"  # in a staging folder, held by the run that made it
 
@@ -88,7 +88,9 @@ def write_files(folder, writers):
         # While files move, a stop signal waits: acted on between two renames, it could
         # lose a file. One that came meanwhile moves them back, then acts.
         with held, signals_held() as noted:
-            return move_in(staging, folder, list(writers), noted)
+            moved = move_in(staging, folder, list(writers), noted)
+            done()  # a stop noted from here on is one that came after the files were in
+            return moved
     finally:
         with signals_held():  # the clean-up is not cut short either
             owner.release()

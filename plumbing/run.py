@@ -3,7 +3,8 @@ end it in one line, never a traceback. Every stop signal is handled here, and on
 
 Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal closed), SIGQUIT and Windows' Ctrl-Break
 (SIGBREAK), where the system has them, end the command at any moment with `interrupted`
-and the shell's status for that signal (130, 143, 129, 131), its output folder as it was:
+and the shell's status for that signal (130, 143, 129, 131), its output folder as it was,
+until its files are in place (then the run is done, and a stop is ignored):
 
 - A script imports this first, before its libraries (torch takes seconds to load):
   `from plumbing.run import run_as_command`, then `# isort: split`, which keeps ruff from
@@ -60,8 +61,18 @@ class Stopped(SystemExit):
         super().__init__(128 + signum)
 
 
+_done = []  # not empty once the run's files are in place (done())
+
+
+def done():
+    """The run's files are in place: its work is done, and a stop signal from now on is
+    ignored (acted on, it could only say "interrupted" of a folder already changed)."""
+    _done.append(True)
+
+
 def _stop(signum, frame):
-    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+    if not _done:
+        raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
 @contextlib.contextmanager
@@ -110,6 +121,7 @@ class QuietWhenClosed:
 def run_as_command(main):
     """Run a script's main() as a command (see the module's docstring); an error of the
     operating system is one line naming the path and the reason, exit status 1."""
+    _done.clear()
     _handle_stops(_stop)
     # A stream closed by the shell (`>&-`) is None: write to nowhere instead.
     sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 (lives as long as the run)

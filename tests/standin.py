@@ -11,6 +11,7 @@ It writes a.txt, b.txt and c.txt, each holding TEXT, into OUT, all at once. MODE
   line on its standard input.
 - chatty: prints "line 0", waits for a line on its standard input, then prints 10,000
   more lines before writing (its reader may be gone by then).
+- after: writes them, prints "in place", then waits for a line on its standard input.
 - workers: starts two worker processes (plumbing.workers) and waits; rank 0 prints
   "working" once the group has met.
 """
@@ -60,6 +61,9 @@ def main():
                for name in ("a.txt", "b.txt", "c.txt")}
     for path in write_files(out, writers):
         print(f"wrote {path}")
+    if mode == "after":
+        print("in place", flush=True)
+        sys.stdin.readline()
 
 
 if __name__ == "__main__":

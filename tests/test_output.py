@@ -166,6 +166,20 @@ def test_a_signal_during_the_work_is_one_line_and_changes_nothing(tmp_path, sent
     assert snapshot(out) == before and no_staging_left(out)
 
 
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_after_the_files_are_in_place_is_ignored_the_run_is_done(tmp_path, sent):
+    """Once the files are in, "interrupted" (and 130) would say the folder is as it was, and
+    it is not: the run is done, and ends as done."""
+    out = tmp_path / "out"
+    earlier_files(out, ["a.txt", "b.txt"])
+    process = start(STANDIN, out, "after")
+    wait_for_line(process, "in place")
+    process.send_signal(sent)
+    _, stderr = process.communicate(input="\n", timeout=60)
+    assert process.returncode == 0 and stderr == ""
+    assert snapshot(out) == NEW and no_staging_left(out)
+
+
 def test_ctrl_c_during_a_real_training_run_is_one_line_and_changes_nothing(tmp_path):
     out = tmp_path / "out"
     before = earlier_files(out, ["sgd_loss.png"])
