@@ -259,10 +259,13 @@ def main(argv=None):
     slope = None if args.data else (DEFAULTS["slope"] if args.slope is None else args.slope)
     figures = {"data.png": tutorial.plot_data(X, Y, slope)}
     if args.csv:
-        # The CSV's own folder, written all at once like the figures'.
+        # The CSV's own folder, written all at once like the figures', and moved in only
+        # once the figures are in: a failure of either leaves both folders as they were.
         output.save_figures(os.path.dirname(args.csv) or ".", {},
-                            files={os.path.basename(args.csv): lambda path: write_csv(path, X, Y)})
-    output.save_figures(out_dir, figures)
+                            files={os.path.basename(args.csv): lambda path: write_csv(path, X, Y)},
+                            then=lambda: output.save_figures(out_dir, figures))
+    else:
+        output.save_figures(out_dir, figures)
     output.show_figures(figures, args.show)
 
 

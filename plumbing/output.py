@@ -52,9 +52,11 @@ class MovedBack(Exception):
     """A stop signal came while the files moved in: they were moved back out."""
 
 
-def write_files(folder, writers):
+def write_files(folder, writers, then=None):
     """Write every file ({name: write(path)}, each write called with the path to write to),
-    then put them all in `folder` at once; return their final paths.
+    then put them all in `folder` at once; return their final paths. `then()`, if given,
+    runs between the two (another folder's files put in place, say): if it fails, nothing
+    is moved here.
 
     Raises OSError (naming the path, or whatever a writer raised, or KeyboardInterrupt)
     with the folder left as it was.
@@ -78,6 +80,8 @@ def write_files(folder, writers):
             except OSError as error:  # a full disk, say: name the file it was for
                 error.filename = error.filename or os.path.join(folder, name)
                 raise
+        if then is not None:
+            then()
         lock = folder_lock(folder)
         try:
             held = lock.acquire(blocking=False)
@@ -127,12 +131,13 @@ def move_in(staging, folder, names, noted):
     return targets
 
 
-def save_figures(out_dir, figures, files=None):
+def save_figures(out_dir, figures, files=None, then=None):
     """Put other files ({name: write(path)}) and the figures ({name: figure}) into out_dir,
-    all at once or not at all, and print the full path of each."""
+    all at once or not at all (`then` as write_files runs it), and print the full path of
+    each."""
     drawn = {name: lambda path, figure=figure: figure.savefig(path, dpi=110)
              for name, figure in figures.items()}
-    for path in write_files(out_dir, {**(files or {}), **drawn}):
+    for path in write_files(out_dir, {**(files or {}), **drawn}, then):
         print(f"wrote {path}")
 
 

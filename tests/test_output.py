@@ -117,6 +117,23 @@ def test_a_failed_figure_in_a_script_leaves_no_trace(tmp_path, monkeypatch):
     assert snapshot(out) == before and no_staging_left(out, tmp_path)
 
 
+def test_a_failed_figure_leaves_the_csv_written_beside_it_unwritten_too(tmp_path,
+                                                                       monkeypatch):
+    """data.py --csv writes two folders: a figure that fails leaves neither changed (the
+    CSV was written, then the figure failed)."""
+    import matplotlib.figure
+
+    import data
+
+    def fail(figure, path, **options):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", fail)
+    with pytest.raises(OSError):
+        data.main(["--csv", str(tmp_path / "csv" / "line.csv"), "--out", str(tmp_path / "out")])
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
 # As a person runs them: one line, the right exit status, nothing half-written.
 
 def start(script, *args, cwd=None, env=None):
