@@ -16,6 +16,7 @@ with app.setup:
     import argparse
     import contextlib
     import ctypes
+    import html
     import inspect
     import io
     import linecache
@@ -159,7 +160,7 @@ def failure(mo, what, error):
     except BaseException:  # an error whose message itself fails
         said = "(its message could not be read)"
     said = said if len(said) <= 300 else said[:300] + "..."
-    return mo.callout(mo.plain_text(f"{what} failed{at}: {type(error).__name__}: {said}"),
+    return mo.callout(text_block(mo, [f"{what} failed{at}: {type(error).__name__}: {said}"]),
                       kind="danger")
 
 
@@ -258,7 +259,7 @@ def _(mo, n, noise, seed, slope, upload):
         source = f"{len(X)} points from {upload.name()}"
     data_panel = mo.vstack([mo.hstack([n, slope, noise, seed], justify="start"), upload,
                             text_block(mo, [f"data: {source}"]),
-                            mo.callout(mo.plain_text(refusal), kind="danger") if refusal
+                            mo.callout(text_block(mo, [refusal]), kind="danger") if refusal
                             else mo.md("")])
     return X, Y, data_panel
 
@@ -365,10 +366,10 @@ def _(X, Y, facts, mo, run_failed):
         if predicted is not None:
             lines.append(f"rate per step: predicted {predicted:.4f}, measured "
                          + ("-" if measured is None else f"{measured:.4f}"))
-        callouts = ([mo.callout(mo.plain_text(facts["warning"]), kind="warn")]
+        callouts = ([mo.callout(text_block(mo, [facts["warning"]]), kind="warn")]
                     if facts["warning"] else [])
         if facts["diverged"]:
-            callouts.append(mo.callout(mo.plain_text(f"error: {facts['diverged']}"),
+            callouts.append(mo.callout(text_block(mo, [f"error: {facts['diverged']}"]),
                                        kind="danger"))
         facts_panel = mo.vstack([text_block(mo, lines), *callouts])
     except Exception as error:
@@ -378,8 +379,11 @@ def _(X, Y, facts, mo, run_failed):
 
 @app.function
 def text_block(mo, lines):
-    """Lines shown as the terminal shows them."""
-    return mo.plain_text("\n".join(lines))
+    """Lines shown as the terminal shows them, as text (never as Markdown or HTML); a line
+    longer than the page is wide wraps instead of running past its box."""
+    text = html.escape("\n".join(lines))
+    return mo.Html(f"<pre class='text-xs' style='white-space: pre-wrap; overflow-wrap: "
+                   f"anywhere'>{text}</pre>")
 
 
 @app.cell
