@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import os
+import reprlib
 import stat
 from array import array
 
@@ -177,16 +178,17 @@ def parse_csv(rows):
                              f"{len(header)}: a decimal comma, or a comma inside a value?")
         for name, column in columns.items():
             cell = row[column].strip() if column < len(row) else ""
+            shown = reprlib.repr(cell)  # a cell of 9,990 digits is said in 30 characters
             try:
                 value = float(cell)
             except ValueError:
-                raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is not a number") \
+                raise ValueError(f"line {rows.line_num}: {name} = {shown} is not a number") \
                     from None
             if not math.isfinite(value):
-                raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is not a finite "
+                raise ValueError(f"line {rows.line_num}: {name} = {shown} is not a finite "
                                  "number")
             if abs(value) > MAX_VALUE:
-                raise ValueError(f"line {rows.line_num}: {name} = {cell!r} is too large: "
+                raise ValueError(f"line {rows.line_num}: {name} = {shown} is too large: "
                                  f"values must stay within +-{MAX_VALUE:,.0f}, so that the loss "
                                  "over all the rows fits in float32 (rescale the column)")
             values[name].append(value)

@@ -378,10 +378,11 @@ def main(argv=None):
     check_settings(parser, args)
     saved = None if args.resume is None else read_checkpoint(parser, args.resume, data)
     X, Y, source = data.load_data(parser, args)
-    # The data by what it holds, not only its name: a file changed since is other data.
+    # The data by what it holds, not by its file's name: a file changed since is other data,
+    # and the same rows under another name are the same.
     held = hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()[:16]
     settings = {"lr": args.lr, "momentum": args.momentum, "w0": args.w0, "b0": args.b0,
-                "data": f"{source} (sha256 {held})"}
+                "data": f"sha256 {held} of {len(X)} points"}
     check_run(parser, args, len(X), saved, settings)
     options.check_work(parser, args.epochs, len(X), len(X))
 

@@ -145,23 +145,35 @@ def read_upload(name, contents):
 
 @app.function
 def failure(mo, what, error):
-    """An error in one view, shown there in one line, as text; the rest of the page goes on.
-    An error inside your Step 4 names its line."""
+    """An error in one view, shown there in one line of at most 400 characters, as text;
+    the rest of the page goes on. An error inside your Step 4 names its line."""
+
+    def read(part, otherwise):  # your error's own parts may raise too
+        try:
+            return " ".join(str(part()).split())
+        except BaseException:  # whatever it raises, the page goes on
+            return otherwise
+
     # The line as the page shows the function: its def is line 1.
-    at, tb = "", error.__traceback__
+    at = read(lambda: where_in_my_update(error.__traceback__), "")
+    said = (f"{what} failed{f' ({at})' if at else ''}: "
+            f"{read(lambda: type(error).__name__, 'an error')}: "
+            f"{read(lambda: error, '(its message could not be read)')}")
+    return mo.callout(text_block(mo, [said if len(said) <= 400 else said[:400] + "..."]),
+                      kind="danger")
+
+
+@app.function
+def where_in_my_update(tb):
+    """"my_update, line N: its text" for the last frame of your Step 4 in a traceback."""
+    at = ""
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_name == "my_update":
             line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
-            at = f" (my_update, line {tb.tb_lineno - code.co_firstlineno + 1}: {line})"
+            at = f"my_update, line {tb.tb_lineno - code.co_firstlineno + 1}: {line}"
         tb = tb.tb_next
-    try:
-        said = " ".join(str(error).split())  # one line, however many the message has
-    except BaseException:  # an error whose message itself fails
-        said = "(its message could not be read)"
-    said = said if len(said) <= 300 else said[:300] + "..."
-    return mo.callout(text_block(mo, [f"{what} failed{at}: {type(error).__name__}: {said}"]),
-                      kind="danger")
+    return at
 
 
 @app.function

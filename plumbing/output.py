@@ -70,9 +70,11 @@ def write_files(folder, writers, then=None):
     for place in {existing, os.path.dirname(folder)}:
         if os.path.isdir(place):
             remove_dead_staging(place)
-    staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
-    owner = FileLock(os.path.join(staging, OWNER))
+    staging = owner = None
     try:
+        with signals_held():  # made and named as one step: the clean-up below finds it
+            staging = tempfile.mkdtemp(prefix=".staging-", dir=existing)
+        owner = FileLock(os.path.join(staging, OWNER))
         owner.acquire()
         for name, write in writers.items():
             try:
@@ -97,8 +99,10 @@ def write_files(folder, writers, then=None):
             return moved
     finally:
         with signals_held():  # the clean-up is not cut short either
-            owner.release()
-            shutil.rmtree(staging, ignore_errors=True)
+            if owner is not None:
+                owner.release()
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def move_in(staging, folder, names, noted):

@@ -48,9 +48,31 @@ def _end_at_once(signum, frame):
     os._exit(128 + signum)
 
 
+def out_of_memory(error):
+    """The one line for an error that says memory ran out, or None."""
+    said = str(error)
+    if not (isinstance(error, MemoryError)
+            or re.search(r"can't allocate memory|bad_alloc|failed to map segment", said)):
+        return None
+    asked = re.search(r"allocate (\d+) bytes", said)  # torch's allocator says
+    return f"{os.path.basename(sys.argv[0])}: error: not enough memory here" + (
+        f" for {int(asked[1]):,} bytes more (fewer samples?)" if asked else
+        " to load a library" if isinstance(error, ImportError) else "")
+
+
+def _said_in_one_line(kind, error, traceback):
+    """While the libraries load: one that cannot be loaded for want of memory is one line."""
+    message = out_of_memory(error)
+    if message is None:
+        sys.__excepthook__(kind, error, traceback)
+    else:
+        print(message, file=sys.stderr)
+
+
 # A script run as a command is loading its libraries: nothing to undo yet.
 if _started_as_a_command():
     _handle_stops(_end_at_once)
+    sys.excepthook = _said_in_one_line
 
 
 class Stopped(SystemExit):
@@ -72,6 +94,7 @@ def done():
 
 def _stop(signum, frame):
     if not _done:
+        _done.append(True)  # one stop is enough: a second, while it unwinds, is ignored
         raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
@@ -133,6 +156,7 @@ def run_as_command(main):
     try:
         main()
     except BaseException as error:
+        _done.append(True)  # ending: a stop signal now would only cut the line short
         status = stop_status(error)
         if status is not None:
             message = "interrupted"
@@ -140,11 +164,8 @@ def run_as_command(main):
             reason = error.strerror or str(error)
             message = f"{os.path.basename(sys.argv[0])}: error: " + (
                 f"{error.filename}: {reason}" if error.filename else reason)
-        elif isinstance(error, MemoryError) or re.search(r"can't allocate memory|bad_alloc",
-                                                          str(error)):
-            asked = re.search(r"allocate (\d+) bytes", str(error))  # torch's allocator says
-            message = f"{os.path.basename(sys.argv[0])}: error: not enough memory here" + (
-                f" for {int(asked[1]):,} bytes more (fewer samples?)" if asked else "")
+        elif out_of_memory(error):
+            message = out_of_memory(error)
         else:
             raise
         sys.stdout.flush()

@@ -55,6 +55,9 @@ def test_a_csv_gives_its_x_and_y_columns_whatever_else_it_holds(tmp_path):
     ("x,y\n1,2\nnan,4\n", "line 3: x = 'nan' is not a finite number"),
     ("x,y\n1,inf\n3,4\n", "line 2: y = 'inf' is not a finite number"),
     ("x,y\n1,2\n", "1 data row; a line needs at least 2"),
+    # The cell shortened in the message: 9,990 digits made a line of 10,049 characters.
+    ("x,y\n1,2\n" + "1" * 9990 + ",2\n",
+     "line 3: x = '111111111111...1111111111111' is not a finite"),
     # Read as x=1, y=5 before: a decimal comma trained on the wrong numbers, silently.
     ("x,y\n1,5,2,5\n2,5,4,5\n", "line 2 has 4 fields, the header 2: a decimal comma"),
     ("x,y\n1,2\n3\n", "line 3 has 1 field, the header 2"),

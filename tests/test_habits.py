@@ -259,6 +259,12 @@ def test_a_checkpoint_of_a_data_file_changed_since_is_refused(tmp_path, capsys):
     assert status == 2 and out == "" and len(err.splitlines()) == 1
     assert "written by a run of other settings: data" in err
     assert not (tmp_path / "later").exists()
+    # The same rows under another name are the same data.
+    write_csv(tmp_path / "again.csv", X, Y)
+    status, out, err = run_main(habits, capsys, "--data", tmp_path / "again.csv", "--epochs", 30,
+                                "--resume", tmp_path / "first" / "habits_checkpoint.pt",
+                                "--out", tmp_path / "later")
+    assert status == 0 and "the same bits" in out, err
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from conftest import ROOT, run_script
@@ -404,3 +405,45 @@ def test_a_closed_standard_output_is_not_a_traceback(tmp_path):
                             shell=True, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stderr == ""
     assert snapshot(tmp_path) == NEW
+
+
+def test_a_stop_right_after_the_staging_folder_is_made_leaves_none(tmp_path, monkeypatch):
+    """A signal the moment the staging folder exists (before a try could remove it) left it
+    behind: it is made and named with the signals held, then the signal is acted on."""
+    from plumbing import output
+
+    made = tempfile.mkdtemp
+
+    def made_then_signalled(*args, **kwargs):
+        folder = made(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)  # Python's own handler: KeyboardInterrupt
+        return folder
+
+    monkeypatch.setattr(output.tempfile, "mkdtemp", made_then_signalled)
+    with pytest.raises(KeyboardInterrupt):
+        output.write_files(tmp_path / "out", {"a.txt": lambda path: open(path, "w").close()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_stop_while_the_first_unwinds_is_ignored():
+    """SIGTERM then Ctrl-C a millisecond later: the second raised inside the first's
+    clean-up and ended in a traceback."""
+    from plumbing import run
+
+    run._done.clear()
+    try:
+        with pytest.raises(run.Stopped):
+            run._stop(signal.SIGTERM, None)
+        run._stop(signal.SIGINT, None)  # ignored: no KeyboardInterrupt
+    finally:
+        run._done.clear()
+
+
+def test_a_library_that_cannot_load_for_want_of_memory_is_one_line(capsys):
+    """Under a tight address-space limit torch itself may not load, before main() runs."""
+    from plumbing import run
+
+    error = ImportError("libtorch_cpu.so: failed to map segment from shared object")
+    run._said_in_one_line(ImportError, error, None)
+    assert capsys.readouterr().err.endswith(
+        ": error: not enough memory here to load a library\n")
