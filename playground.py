@@ -593,4 +593,7 @@ if __name__ == "__main__":
               "marimo run playground.py` (see docs/playground.md)", file=sys.stderr)
         sys.exit(2)
     else:
-        app.run()
+        outputs, cells = app.run()
+        summary = cells.get("summary") or ["(the run failed: see the page)"]
+        print("\n".join(summary))
+        print("every cell ran once; move the knobs in `python -m marimo run playground.py`")

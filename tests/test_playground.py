@@ -102,7 +102,11 @@ def test_the_playground_runs_as_a_plain_script(capsys, monkeypatch):
     # every cell once, nothing on stderr.
     monkeypatch.setattr(sys, "argv", ["playground.py"])
     runpy.run_path(str(ROOT / "playground.py"), run_name="__main__")
-    assert capsys.readouterr().err == ""
+    printed = capsys.readouterr()
+    assert printed.err == ""
+    # It says what it did: the scripts' summary of the default run, and where to play.
+    assert printed.out.splitlines()[-2].startswith("final: w=-5.005440 b=-0.207838")
+    assert printed.out.splitlines()[-1].startswith("every cell ran once")
 
 
 def test_as_a_script_it_says_it_takes_no_options(capsys, monkeypatch):
