@@ -91,9 +91,9 @@ def result_table(X, Y, histories):
         loss = final_loss(X, Y, history)
         distance = math.hypot(history.w - ls_w, history.b - ls_b)
         rows.append(f"{name:<15} {history.updates:>7} {history.w:>+11.5f} {history.b:>+11.5f} "
-                    f"{loss:>12.6g} {distance:>11.5f}")
+                    f"{loss:>#12.6g} {distance:>11.5f}")
     rows.append(f"{'least squares':<15} {'-':>7} {ls_w:>+11.5f} {ls_b:>+11.5f} "
-                f"{ls_loss:>12.6g} {0.0:>11.5f}")
+                f"{ls_loss:>#12.6g} {0.0:>11.5f}")
     return rows
 
 
