@@ -352,7 +352,8 @@ def habit_checkpoint(X, Y, settings, args, saved, uninterrupted):
     resumed, losses, _ = train(model, optimizer, X, Y, args.epochs - done)
     report = diverged(X, Y, resumed, losses, settings)
     if report:  # a checkpoint's numbers can be finite and still far too large
-        return written, f"resumed after epoch {done}, the run {report}"
+        return written, (f"resumed after epoch {done}, the run (its epochs counted from "
+                         f"there) {report}")
     without, _, _ = train(*resume(saved, settings, optimizer_state=False)[:2], X, Y,
                           args.epochs - done)
     (w, b), (w_ref, b_ref) = resumed[-1], uninterrupted[-1]

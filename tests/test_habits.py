@@ -360,5 +360,6 @@ def test_a_resumed_run_that_diverges_from_finite_but_huge_numbers_says_so(
     status, out, err = run_main(habits, capsys, "--momentum", "0.9", "--resume", saved,
                                 "--out", tmp_path / "out")
     assert status == 1 and len(err.splitlines()) == 1
-    assert "resumed after epoch 10, the run diverged at" in err and "heavy ball" in err
+    assert "resumed after epoch 10, the run (its epochs counted from there) diverged at" \
+        in err and "heavy ball" in err
     assert "the same bits" not in out and "NOT the same" not in out
