@@ -177,20 +177,18 @@ def parse_csv(rows):
                              f"{'s' if len(row) != 1 else ''}, the header "
                              f"{len(header)}: a decimal comma, or a comma inside a value?")
         for name, column in columns.items():
-            cell = row[column].strip() if column < len(row) else ""
-            shown = reprlib.repr(cell)  # a cell of 9,990 digits is said in 30 characters
+            cell = row[column].strip()
             try:
                 value = float(cell)
             except ValueError:
-                raise ValueError(f"line {rows.line_num}: {name} = {shown} is not a number") \
-                    from None
-            if not math.isfinite(value):
-                raise ValueError(f"line {rows.line_num}: {name} = {shown} is not a finite "
-                                 "number")
-            if abs(value) > MAX_VALUE:
-                raise ValueError(f"line {rows.line_num}: {name} = {shown} is too large: "
-                                 f"values must stay within +-{MAX_VALUE:,.0f}, so that the loss "
-                                 "over all the rows fits in float32 (rescale the column)")
+                value = None
+            wrong = ("is not a number" if value is None else
+                     "is not a finite number" if not math.isfinite(value) else
+                     f"is too large: values must stay within +-{MAX_VALUE:,.0f}, so that the "
+                     "loss over all the rows fits in float32 (rescale the column)"
+                     if abs(value) > MAX_VALUE else None)
+            if wrong:  # the cell shortened: 9,990 digits are said in 30 characters
+                raise ValueError(f"line {rows.line_num}: {name} = {reprlib.repr(cell)} {wrong}")
             values[name].append(value)
     return values["x"], values["y"]
 
