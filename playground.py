@@ -75,11 +75,12 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
     a Step 4 of one's own). Returns (history, the scripts' summary lines, facts)."""
     n = len(X)
     batch_size = n if batch_size is None else min(batch_size, n)
-    planned = epochs * -(-n // batch_size)
-    if planned > MAX_MOVE_UPDATES:
+    per_epoch = -(-n // batch_size)
+    if epochs * per_epoch > MAX_MOVE_UPDATES:
         raise ValueError(f"{epochs:,} epochs of {n:,} samples in batches of {batch_size:,} is "
-                         f"{planned:,} updates; the page runs at most {MAX_MOVE_UPDATES:,} a "
-                         "move (fewer epochs, a larger batch, or the scripts)")
+                         f"{epochs * per_epoch:,} updates; the page runs at most "
+                         f"{MAX_MOVE_UPDATES:,} a move (fewer epochs, a larger batch, or the "
+                         "scripts)")
     hyperparams = {**optimizers.DEFAULTS[method], **(hyperparams or {})}
     steps = None if schedule == "constant" else schedules.step_sizes(
         schedule, hyperparams["lr"], epochs, schedule_options)
@@ -92,7 +93,7 @@ def run_setting(X, Y, method="gd", hyperparams=None, epochs=20, batch_size=None,
                                      hyperparams.get("momentum", 0.0),
                                      hyperparams.get("weight_decay", 0.0))
     rule = optimizers.describe(method, hyperparams, batch_size, n)
-    report = divergence_report(history, -(-n // batch_size), hyperparams["lr"], edge, rule,
+    report = divergence_report(history, per_epoch, hyperparams["lr"], edge, rule,
                                final_loss(X, Y, history))
     printed = io.StringIO()
     if report is None:
@@ -177,8 +178,8 @@ def where_in_my_update(tb):
 
 
 @app.function
-def within_time_limit(mo, run, seconds):
-    """run() on a thread of its own, waited for up to `seconds`: its result, or what it
+def within_time_limit(mo, run):
+    """run() on a thread of its own, waited for up to STEP_4_SECONDS: its result, or what it
     raised. At the limit a StepStopped is raised inside it, at its next line of Python, and
     it has a second more to end. One still running then (inside a long call into C, say, or
     swallowing every error) is left to end in the background, and TimeoutError says so."""
@@ -192,13 +193,13 @@ def within_time_limit(mo, run, seconds):
 
     thread = mo.Thread(target=target, daemon=True)
     thread.start()
-    thread.join(seconds)
+    thread.join(STEP_4_SECONDS)
     if thread.is_alive():
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
                                                    ctypes.py_object(StepStopped))
         thread.join(1)
     if thread.is_alive():
-        raise TimeoutError(f"still running after {seconds:g} s and could not be stopped: it "
+        raise TimeoutError(f"still running after {STEP_4_SECONDS:g} s and could not be stopped: it "
                            "runs on in the background until it ends (restart the page's "
                            "server to end it now)")
     if "error" in outcome:
@@ -545,7 +546,7 @@ def _(X, Y, b0, batch_size, epochs, history, lr, method, mo, my_update, sampling
             X, Y, method.value, chosen_hyperparams(method.value, lr.value, settings.value),
             epochs.value, batch_size.value, sampling.value, schedule.value, None, 42,
             start_or_default(w0.value, -10.0), start_or_default(b0.value, -20.0),
-            update=my_update), STEP_4_SECONDS)
+            update=my_update))
         if history is None:
             apart = f"{method.value} itself failed"
         elif len(mine.path) == len(history.path):
